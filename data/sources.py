@@ -1,0 +1,80 @@
+"""Where examples come from: the embedded local corpus, a Hugging Face dataset by name, or a local jsonl/parquet file.
+
+A column map names which columns hold the prompt and the completion (e.g. OpenCodeReasoning: prompt <- "input",
+completion <- "output"). Bad rows (missing field, empty completion, over-long) are skipped and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data.examples import REGION_LAYOUTS, Example
+from data.local_corpus import build_local_corpus
+
+LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+
+
+@dataclass
+class SourceConfig:
+    name: str = "embedded"  # "embedded" | a Hub dataset name | a path to .jsonl/.json/.parquet/.csv
+    split: str = "train"
+    subset: str | None = None
+    prompt_column: str = "prompt"
+    completion_column: str = "completion"
+    layout: str = "code"  # how the completion splits into regions: "code" | "reasoning" (<think>...</think> + code)
+    max_examples: int | None = None
+    max_chars: int = 20000
+    embedded_root: str | None = None  # directory of Python source for the embedded corpus (default: stdlib)
+
+
+@dataclass
+class LoadStats:
+    kept: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        skipped = ", ".join(f"{k}={v}" for k, v in sorted(self.skipped.items())) or "none"
+        return f"kept {self.kept} examples, skipped: {skipped}"
+
+
+def _rows(cfg: SourceConfig):
+    import datasets  # imported lazily: the embedded corpus needs no datasets machinery
+
+    path = Path(cfg.name)
+    if path.suffix in LOCAL_FORMATS:
+        if not path.is_file():
+            raise FileNotFoundError(f"dataset file not found: {cfg.name}")
+        return datasets.load_dataset(LOCAL_FORMATS[path.suffix], data_files=str(path), split="train")
+    return datasets.load_dataset(cfg.name, cfg.subset, split=cfg.split)
+
+
+def load_examples(cfg: SourceConfig) -> tuple[list[Example], LoadStats]:
+    """Examples from the configured source; raises only for a source that cannot be read or a missing column."""
+    stats = LoadStats()
+    if cfg.name == "embedded":
+        examples = build_local_corpus(cfg.embedded_root, max_examples=cfg.max_examples or 2000, max_chars=cfg.max_chars)
+        stats.kept = len(examples)
+        return examples, stats
+    rows = _rows(cfg)
+    missing = [c for c in (cfg.prompt_column, cfg.completion_column) if c not in rows.column_names]
+    if missing:
+        raise KeyError(f"dataset {cfg.name} has no column(s) {missing}; columns are {rows.column_names} "
+                       "(set prompt_column / completion_column)")
+    layout = REGION_LAYOUTS[cfg.layout]
+    examples: list[Example] = []
+    for i, row in enumerate(rows):
+        prompt, completion = row.get(cfg.prompt_column), row.get(cfg.completion_column)
+        if not isinstance(prompt, str) or not isinstance(completion, str):
+            stats.skipped["missing_field"] += 1
+        elif not completion.strip():
+            stats.skipped["empty_completion"] += 1
+        elif len(prompt) + len(completion) > cfg.max_chars:
+            stats.skipped["too_long"] += 1
+        else:
+            examples.append(Example(prompt, completion, layout(completion), f"{cfg.name}:{i}"))
+            if cfg.max_examples and len(examples) >= cfg.max_examples:
+                break
+    stats.kept = len(examples)
+    return examples, stats

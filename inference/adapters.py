@@ -1,0 +1,68 @@
+"""Per-model conventions the losses and samplers must not hard-code.
+
+A masked-diffusion LM family differs in three ways that matter here: which token id is [MASK], whether the logits at
+position i predict token i (LLaDA) or token i+1 (Dream / DiffuCoder, which keep the AR shift), and which linear layers
+LoRA should wrap (never the LM head). Everything downstream asks the adapter via `token_logits` and the fields below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class ModelAdapter:
+    family: str
+    mask_token_id: int
+    eos_token_id: int
+    shift_logits: bool  # True: logits[:, i] predicts token i + 1 (Dream); False: predicts token i (LLaDA)
+    lora_target_modules: str | list[str]
+
+
+def _llada(config) -> ModelAdapter:
+    return ModelAdapter(
+        family="llada",
+        mask_token_id=config.mask_token_id,
+        eos_token_id=config.eos_token_id,
+        shift_logits=False,
+        # The 7 block linears; a bare "ff_out" would also match the LM head model.transformer.ff_out.
+        lora_target_modules=r".*blocks\.\d+\.(q_proj|k_proj|v_proj|attn_out|ff_proj|up_proj|ff_out)",
+    )
+
+
+def _dream(config) -> ModelAdapter:
+    return ModelAdapter(
+        family="dream",
+        mask_token_id=config.mask_token_id,
+        eos_token_id=config.eos_token_id,
+        shift_logits=True,
+        lora_target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    )
+
+
+ADAPTERS = {"llada": _llada, "dream": _dream}
+
+
+def get_adapter(config) -> ModelAdapter:
+    """The adapter for a transformers config (dispatch on config.model_type)."""
+    model_type = getattr(config, "model_type", None)
+    if model_type not in ADAPTERS:
+        raise ValueError(f"no model adapter for model_type {model_type!r}; known: {sorted(ADAPTERS)}")
+    if getattr(config, "mask_token_id", None) is None:
+        raise ValueError(f"model config ({model_type}) has no mask_token_id: not a masked-diffusion model")
+    return ADAPTERS[model_type](config)
+
+
+def align_logits(logits: torch.Tensor, adapter: ModelAdapter) -> torch.Tensor:
+    """Return logits [B, L, V] where position i scores token i, whatever the model's convention."""
+    if not adapter.shift_logits:
+        return logits
+    # Dream: logits[:, i] predicts i + 1; position 0 has no predictor, reuse position 0's row as Dream's code does.
+    return torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
+
+
+def token_logits(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, adapter: ModelAdapter):
+    """One forward pass; logits [B, L, V] aligned so that position i scores token i."""
+    return align_logits(model(input_ids=input_ids, attention_mask=attention_mask).logits, adapter)

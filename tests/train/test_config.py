@@ -1,0 +1,50 @@
+from dataclasses import dataclass, field
+
+import pytest
+
+from train.config import ConfigError, load_config, load_saved_config, save_config
+
+
+@dataclass
+class Lora:
+    r: int = 64
+    alpha: int = 128
+
+
+@dataclass
+class Cfg:
+    lr: float = 5e-5
+    output_dir: str = "runs/x"
+    lora: Lora = field(default_factory=Lora)
+
+
+def test_defaults_yaml_and_overrides_merge_in_order(tmp_path):
+    yaml = tmp_path / "c.yaml"
+    yaml.write_text("lr: 0.001\nlora:\n  r: 8\n")
+    cfg = load_config(Cfg, ["--config", str(yaml), "lora.r=16", "--local_rank=1"])
+    assert cfg == Cfg(lr=0.001, lora=Lora(r=16, alpha=128))
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["lrr=1"], "unknown config key 'lrr'.*did you mean lr"),
+    (["lora.rank=3"], "unknown config key 'lora.rank'"),
+    (["lr=abc"], "bad value"),
+    (["--config", "/nonexistent.yaml"], "not found"),
+    (["positional"], "unexpected argument"),
+])
+def test_bad_input_fails_with_a_clear_message(argv, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(Cfg, argv)
+
+
+def test_unknown_key_in_yaml(tmp_path):
+    yaml = tmp_path / "c.yaml"
+    yaml.write_text("lora:\n  alpah: 3\n")
+    with pytest.raises(ConfigError, match="alpah"):
+        load_config(Cfg, ["--config", str(yaml)])
+
+
+def test_saved_config_roundtrips(tmp_path):
+    cfg = load_config(Cfg, ["lr=0.25"])
+    save_config(cfg, tmp_path / "config.yaml")
+    assert load_saved_config(Cfg, tmp_path / "config.yaml") == cfg

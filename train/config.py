@@ -1,0 +1,92 @@
+"""The config system every entry point shares: typed dataclass defaults <- YAML (`--config f.yaml`) <- `key=value`.
+
+Built on OmegaConf structured configs, so types are checked and unknown keys are errors (struct mode). The launcher
+argument `--local_rank=N` that deepspeed appends is accepted and ignored (LOCAL_RANK is in the environment).
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+from typing import TypeVar
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the config dataclass."""
+
+
+def _all_keys(node: DictConfig, prefix: str = "") -> list[str]:
+    keys = []
+    for k, v in node.items_ex(resolve=False) if hasattr(node, "items_ex") else node.items():
+        full = f"{prefix}{k}"
+        keys.append(full)
+        if isinstance(v, DictConfig):
+            keys.extend(_all_keys(v, f"{full}."))
+    return keys
+
+
+def _merge(base: DictConfig, other: DictConfig, origin: str) -> DictConfig:
+    try:
+        return OmegaConf.merge(base, other)
+    except ConfigKeyError as e:
+        key = getattr(e, "full_key", None) or str(e)
+        close = difflib.get_close_matches(str(key), _all_keys(base), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"unknown config key '{key}' in {origin}{hint}") from None
+    except ValidationError as e:
+        raise ConfigError(f"bad value in {origin}: {e.msg if hasattr(e, 'msg') else e}") from None
+
+
+def parse_args(argv: list[str]) -> tuple[str | None, list[str]]:
+    """Split argv into the --config path and the key=value overrides."""
+    config_path, overrides = None, []
+    it = iter(argv)
+    for arg in it:
+        if arg.startswith("--local_rank") or arg.startswith("--local-rank"):
+            if "=" not in arg:
+                next(it, None)
+        elif arg == "--config":
+            config_path = next(it, None)
+            if config_path is None:
+                raise ConfigError("--config needs a path")
+        elif arg.startswith("--config="):
+            config_path = arg.split("=", 1)[1]
+        elif "=" in arg and not arg.startswith("-"):
+            overrides.append(arg)
+        else:
+            raise ConfigError(f"unexpected argument {arg!r}: use --config FILE and key=value overrides")
+    return config_path, overrides
+
+
+def load_config(cls: type[T], argv: list[str] | None = None) -> T:
+    """Resolve `cls` defaults <- YAML <- overrides into a `cls` instance."""
+    config_path, overrides = parse_args(sys.argv[1:] if argv is None else argv)
+    cfg = OmegaConf.structured(cls)
+    OmegaConf.set_struct(cfg, True)
+    if config_path:
+        if not Path(config_path).is_file():
+            raise ConfigError(f"config file not found: {config_path}")
+        cfg = _merge(cfg, OmegaConf.load(config_path), config_path)
+    if overrides:
+        cfg = _merge(cfg, OmegaConf.from_dotlist(overrides), "command-line overrides")
+    return OmegaConf.to_object(cfg)
+
+
+def config_to_yaml(cfg) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def save_config(cfg, path: str | Path) -> None:
+    """Write the resolved config (what actually ran) next to the run's outputs."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(config_to_yaml(cfg))
+
+
+def load_saved_config(cls: type[T], path: str | Path) -> T:
+    return load_config(cls, ["--config", str(path)])
