@@ -1,0 +1,41 @@
+"""Pad tokenized rows into a training batch.
+
+LLaDA's SFT recipe right-pads with EOS and treats the pad EOS tokens as part of the answer (maskable, supervised,
+attended) so the model learns where to stop; `pad_with_eos=False` instead pads out of attention and out of the loss.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def collate(rows: list[dict], pad_id: int, pad_with_eos: bool = True, pad_weight: float = 1.0) -> dict[str, torch.Tensor]:
+    """rows: dicts with input_ids (list[int]), prompt_len (int) and optional per-token lists (weights, span_ids).
+
+    Returns input_ids, attention_mask, maskable [B, L] and, when present, weights [B, L] float, span_ids [B, L] long.
+    """
+    B, L = len(rows), max(len(r["input_ids"]) for r in rows)
+    input_ids = torch.full((B, L), pad_id, dtype=torch.long)
+    real = torch.zeros((B, L), dtype=torch.bool)
+    prompt = torch.zeros((B, L), dtype=torch.bool)
+    weights = torch.full((B, L), pad_weight, dtype=torch.float32)
+    span_ids = torch.full((B, L), -1, dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        input_ids[i, :n] = torch.tensor(r["input_ids"])
+        real[i, :n] = True
+        prompt[i, : r["prompt_len"]] = True
+        if "weights" in r:
+            weights[i, :n] = torch.tensor(r["weights"], dtype=torch.float32)
+        if "span_ids" in r:
+            span_ids[i, :n] = torch.tensor(r["span_ids"], dtype=torch.long)
+    supervised = torch.ones_like(real) if pad_with_eos else real
+    batch = {
+        "input_ids": input_ids,
+        "attention_mask": supervised.long(),
+        "maskable": supervised & ~prompt,
+        "weights": weights,
+    }
+    if any("span_ids" in r for r in rows):
+        batch["span_ids"] = span_ids
+    return batch

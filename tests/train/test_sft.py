@@ -1,0 +1,144 @@
+"""train/sft.py for real: in-process on one rank, and through the deepspeed launcher with 2 CPU ranks."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from train.checkpoint import latest_checkpoint
+from train.config import load_config
+from train.metrics import read_metrics
+
+REPO = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "WANDB_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(model_dir, out, *overrides, background=False):
+    cmd = ["deepspeed", "--num_gpus", "2", "--master_port", str(_free_port()), "train/sft.py",
+           "--config", "configs/sft/tiny.yaml", f"model={model_dir}", f"output_dir={out}",
+           "data.max_examples=64", "max_length=128", *overrides]
+    if background:
+        return subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+    proc = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def test_bad_config_key_fails_fast():
+    t0 = time.time()
+    proc = subprocess.run([sys.executable, "train/sft.py", "--config", "configs/sft/tiny.yaml", "lora.rank=3"],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "unknown config key 'lora.rank'" in proc.stderr
+    assert time.time() - t0 < 60
+
+
+def test_one_rank_step_loss_matches_hand_computation(tiny_model_dir, tmp_path):
+    """The logged loss of step 1 equals CE/p/answer_len computed by hand from the same masks and weights."""
+    from corruption.maskers import MASKERS
+    from corruption.schedules import sample_p_mask
+    from inference.adapters import get_adapter
+    from train import sft
+
+    cfg = load_config(sft.Config, ["--config", str(REPO / "configs/sft/tiny.yaml"), f"model={tiny_model_dir}",
+                                   f"output_dir={tmp_path}", "max_steps=1", "optim.lr=0", "lora.dropout=0",
+                                   "grad_accum=1", "micro_batch_size=2", "data.max_examples=8", "use_wandb=false",
+                                   "masker=uniform", "max_length=128"])
+    sft.main(cfg)
+    logged = read_metrics(tmp_path)[0]["loss"]
+
+    from transformers import AutoModel, AutoTokenizer
+
+    from data.collate import collate
+    from train.sft_data import SampleOrder, load_sft_rows
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    rows, _ = load_sft_rows(cfg.data, tok, cfg.max_length, False, {}, tmp_path / "data_cache")
+    batch = collate([rows[i] for i in SampleOrder(len(rows), 0).micro_batch(0, 0, 0, 1, 2)], tok.pad_token_id)
+    model = AutoModel.from_pretrained(tiny_model_dir).eval()
+    gen = torch.Generator().manual_seed(hash((0, 0, 0, 0)) % 2**62)
+    p = sample_p_mask("linear", 2, 0, 1, generator=gen)
+    mb = MASKERS["uniform"](batch["input_ids"], batch["maskable"], p, get_adapter(model.config).mask_token_id,
+                            generator=gen, weights=batch["weights"])
+    with torch.no_grad():
+        logits = model(mb.noisy_ids, attention_mask=batch["attention_mask"]).logits
+    expected = 0.0
+    for i in range(2):
+        m = mb.is_masked[i]
+        ce = torch.nn.functional.cross_entropy(logits[i][m], batch["input_ids"][i][m], reduction="sum")
+        expected += (ce / p[i] / batch["maskable"][i].sum()).item() / 2
+    assert abs(logged - expected) < 1e-4 * max(1.0, expected)
+
+
+@pytest.mark.deepspeed
+def test_two_rank_sft_trains_exports_and_resumes(tiny_model_dir, tmp_path):
+    out = tmp_path / "run"
+    _launch(tiny_model_dir, out, "max_steps=8", "save_every=4", "optim.lr=3e-3")
+    rows = read_metrics(out)
+    assert [r["step"] for r in rows] == list(range(1, 9))
+    assert {"loss", "lr", "tokens_per_s", "grad_norm"} <= set(rows[0])
+    first, last = sum(r["loss"] for r in rows[:3]) / 3, sum(r["loss"] for r in rows[-3:]) / 3
+    assert last < first, [r["loss"] for r in rows]
+    assert (out / "config.yaml").exists() and (out / "final/adapter/adapter_config.json").exists()
+
+    # the exported adapter loads back onto the base with peft and changes the logits
+    from peft import PeftModel
+    from transformers import AutoModel
+
+    base = AutoModel.from_pretrained(tiny_model_dir).eval()
+    ids = torch.randint(10, 100, (1, 12))
+    with torch.no_grad():
+        before = base(ids).logits
+        tuned = PeftModel.from_pretrained(base, out / "final/adapter").eval()
+        after = tuned(ids).logits
+    assert not torch.allclose(before, after)
+
+    # only LoRA weights changed: every non-LoRA tensor of the DeepSpeed checkpoint equals the base
+    state = torch.load(latest_checkpoint(out) / "mp_rank_00_model_states.pt", weights_only=False)["module"]
+    base_state = AutoModel.from_pretrained(tiny_model_dir).state_dict()
+    lora_keys = [k for k in state if "lora_" in k]
+    assert lora_keys
+    for key, value in state.items():
+        if "lora_" not in key:
+            plain = key.replace("base_model.model.", "").replace(".base_layer", "")
+            assert torch.equal(value.float(), base_state[plain].float()), key
+
+    # rerun with more steps: resumes after step 8, logs 9..10 once
+    log = _launch(tiny_model_dir, out, "max_steps=10", "save_every=4", "optim.lr=3e-3")
+    assert "at step 8" in log
+    assert [r["step"] for r in read_metrics(out)] == list(range(1, 11))
+
+
+@pytest.mark.deepspeed
+def test_resume_after_kill_matches_uninterrupted_run(tiny_model_dir, tmp_path):
+    args = ("max_steps=6", "save_every=2", "keep_last=5", "optim.lr=3e-3")
+    _launch(tiny_model_dir, tmp_path / "a", *args)
+    reference = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "a")}
+
+    proc = _launch(tiny_model_dir, tmp_path / "b", *args, background=True)
+    deadline = time.time() + 300
+    while not (tmp_path / "b/checkpoints/step_000004/train_state.json").exists():
+        assert proc.poll() is None and time.time() < deadline, proc.stdout.read()[-3000:]
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "b/final").exists()
+
+    log = _launch(tiny_model_dir, tmp_path / "b", *args)
+    assert "resumed from" in log
+    resumed = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "b")}
+    assert sorted(resumed) == list(range(1, 7))
+    for step in range(1, 7):
+        assert resumed[step] == pytest.approx(reference[step], rel=1e-5, abs=1e-6), step

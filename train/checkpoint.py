@@ -1,0 +1,105 @@
+"""Save, resume and export.
+
+Layout in output_dir:
+  checkpoints/step_000120/   DeepSpeed state (model, ZeRO-partitioned optimizer, scheduler) + train_state.json
+  final/adapter/             peft adapter (adapter_config.json + adapter_model.safetensors) + tokenizer
+  final/merged/              optional: base + adapter merged, a plain `from_pretrained` directory
+train_state.json holds step, data position and every rank's RNG states (base64), so a resumed run continues the
+same data order and the same dropout / masking randomness.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from train import dist
+
+CKPT_DIR = "checkpoints"
+
+
+def _encode(obj) -> str:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _decode(text: str):
+    return torch.load(io.BytesIO(base64.b64decode(text)), weights_only=False)
+
+
+def rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint (train_state.json is written last, so its presence means complete)."""
+    root = Path(output_dir) / CKPT_DIR
+    done = sorted(p.parent for p in root.glob("step_*/train_state.json"))
+    return done[-1] if done else None
+
+
+def save_checkpoint(engine, output_dir: str | Path, step: int, data_position: int, keep_last: int) -> Path:
+    root = Path(output_dir) / CKPT_DIR
+    tag = f"step_{step:06d}"
+    engine.save_checkpoint(str(root), tag=tag)
+    states = _gather_rng()
+    if dist.is_main():
+        state = {"step": step, "data_position": data_position, "world_size": dist.world_size(), "rng": states}
+        (root / tag / "train_state.json").write_text(json.dumps(state))
+        for old in sorted(p.parent for p in root.glob("step_*/train_state.json"))[:-keep_last]:
+            shutil.rmtree(old, ignore_errors=True)
+    dist.barrier()
+    return root / tag
+
+
+def _gather_rng() -> list[str]:
+    mine = _encode(rng_state())
+    if dist.world_size() == 1:
+        return [mine]
+    out: list = [None] * dist.world_size()
+    torch.distributed.all_gather_object(out, mine)
+    return out
+
+
+def load_checkpoint(engine, ckpt: Path) -> dict:
+    """Restore DeepSpeed state and this rank's RNG; returns the train state (step, data_position)."""
+    engine.load_checkpoint(str(ckpt.parent), tag=ckpt.name)
+    state = json.loads((ckpt / "train_state.json").read_text())
+    if state["world_size"] == dist.world_size():
+        set_rng_state(_decode(state["rng"][dist.rank()]))
+    else:
+        dist.print0(f"resuming on {dist.world_size()} ranks from {state['world_size']}: RNG streams restart")
+    return state
+
+
+def export_final(engine, tokenizer, output_dir: str | Path, merged: bool) -> Path:
+    """Hugging Face export on rank 0: the adapter (always, for a peft model) and optionally merged weights."""
+    final = Path(output_dir) / "final"
+    model = engine.module
+    if dist.is_main():
+        if hasattr(model, "peft_config"):
+            model.save_pretrained(final / "adapter")
+            tokenizer.save_pretrained(final / "adapter")
+        if merged or not hasattr(model, "peft_config"):
+            full = model.merge_and_unload() if hasattr(model, "peft_config") else model
+            full.save_pretrained(final / "merged")
+            tokenizer.save_pretrained(final / "merged")
+    dist.barrier()
+    return final

@@ -1,0 +1,142 @@
+"""Model + LoRA + DeepSpeed setup shared by every trainer (SFT, RL).
+
+The DeepSpeed config is generated from our typed config (ZeRO-2, micro-batch, accumulation, clipping, bf16) or read
+from a JSON file whose "auto" values are filled from it. The optimizer is torch AdamW (fused on CUDA) handed to
+DeepSpeed as a client optimizer, so the same code runs on the CPU test machines without a JIT-compiled Adam op.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+import inference  # noqa: F401  (registers model_type "llada" with the Auto classes)
+from inference.adapters import ModelAdapter, get_adapter
+from train import dist
+
+
+@dataclass
+class LoraSettings:
+    enabled: bool = True
+    r: int = 64
+    alpha: int = 128
+    dropout: float = 0.1
+    target_modules: str | None = None  # None: the model adapter's 7 block linears (never the LM head)
+
+
+@dataclass
+class OptimSettings:
+    lr: float = 5e-5
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.1
+    min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio
+    max_grad_norm: float = 1.0
+
+
+@dataclass
+class EngineSettings:
+    model: str = "runs/tiny-model"  # local directory or Hub name (e.g. GSAI-ML/LLaDA-8B-Instruct)
+    trust_remote_code: bool = False
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    optim: OptimSettings = field(default_factory=OptimSettings)
+    micro_batch_size: int = 1
+    grad_accum: int = 1
+    bf16: str = "auto"  # "auto": bf16 when CUDA supports it; "true" / "false" force it
+    gradient_checkpointing: bool = True
+    zero_stage: int = 2
+    deepspeed_config: str | None = None  # optional JSON file; its "auto" values are filled from the fields above
+
+
+def use_bf16(setting: str) -> bool:
+    choices = {"auto": torch.cuda.is_available() and torch.cuda.is_bf16_supported(), "true": True, "false": False}
+    if setting not in choices:
+        raise ValueError(f"bf16 must be one of {sorted(choices)}, got {setting!r}")
+    return choices[setting]
+
+
+def deepspeed_config(s: EngineSettings) -> dict:
+    generated = {
+        "train_micro_batch_size_per_gpu": s.micro_batch_size,
+        "gradient_accumulation_steps": s.grad_accum,
+        "train_batch_size": s.micro_batch_size * s.grad_accum * dist.world_size(),
+        "gradient_clipping": s.optim.max_grad_norm,
+        "zero_optimization": {"stage": s.zero_stage, "contiguous_gradients": True, "overlap_comm": False},
+        "bf16": {"enabled": use_bf16(s.bf16)},
+        "zero_allow_untested_optimizer": True,
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+    if s.deepspeed_config is None:
+        return generated
+    with open(s.deepspeed_config) as f:
+        given = json.load(f)
+    return _fill_auto(given, generated)
+
+
+def _fill_auto(given: dict, generated: dict) -> dict:
+    out = dict(generated)
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(generated.get(key), dict):
+            out[key] = _fill_auto(value, generated[key])
+        elif value != "auto":
+            out[key] = value
+    return out
+
+
+def cosine_with_warmup(total_steps: int, warmup_ratio: float, min_lr_ratio: float):
+    warmup = max(1, int(round(total_steps * warmup_ratio))) if warmup_ratio > 0 else 0
+
+    def factor(step: int) -> float:  # step = optimizer steps taken so far
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def load_model_and_tokenizer(s: EngineSettings):
+    tokenizer = AutoTokenizer.from_pretrained(s.model, trust_remote_code=s.trust_remote_code)
+    model = AutoModel.from_pretrained(s.model, trust_remote_code=s.trust_remote_code, dtype=torch.float32)
+    adapter = get_adapter(model.config)
+    if tokenizer.mask_token_id is not None and tokenizer.mask_token_id != adapter.mask_token_id:
+        raise ValueError(f"tokenizer mask id {tokenizer.mask_token_id} != model mask id {adapter.mask_token_id}")
+    return model, tokenizer, adapter
+
+
+def wrap_lora(model, s: LoraSettings, adapter: ModelAdapter):
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=s.r, lora_alpha=s.alpha, lora_dropout=s.dropout,
+                        target_modules=s.target_modules or adapter.lora_target_modules, bias="none")
+    return get_peft_model(model, config)
+
+
+def build_engine(s: EngineSettings, total_steps: int):
+    """(engine, tokenizer, adapter): model loaded, LoRA-wrapped, checkpointed, inside DeepSpeed ZeRO."""
+    import deepspeed
+
+    model, tokenizer, adapter = load_model_and_tokenizer(s)
+    if s.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if s.lora.enabled:
+        model = wrap_lora(model, s.lora, adapter)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=s.optim.lr, betas=tuple(s.optim.betas),
+                                  weight_decay=s.optim.weight_decay, fused=torch.cuda.is_available())
+    schedule = cosine_with_warmup(total_steps, s.optim.warmup_ratio, s.optim.min_lr_ratio)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
+                                           config=deepspeed_config(s))
+    return engine, tokenizer, adapter
+
+
+def count_parameters(model) -> tuple[int, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, total

@@ -1,0 +1,83 @@
+"""SFT preprocessing, cached with `datasets`, and the deterministic, resumable sample order.
+
+Preprocessing runs once (rank 0; the others wait and read the cache): examples -> token ids with offsets ->
+per-token AST tier weights (parsed once per sample, not per step). The cache key covers everything that changes
+the rows, so a config change never reuses stale data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from corruption.ast_tiers import example_token_weights, tier_table
+from data.sources import SourceConfig, load_examples
+from data.tokenize import tokenize_example
+from train import dist
+
+PREPROCESS_VERSION = 1
+
+
+def _cache_key(source: SourceConfig, tokenizer, max_length: int, chat_template: bool, tiers: dict) -> str:
+    ident = {"source": asdict(source), "tokenizer": [tokenizer.name_or_path, len(tokenizer)],
+             "max_length": max_length, "chat_template": chat_template, "tiers": tiers, "v": PREPROCESS_VERSION}
+    return hashlib.sha1(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def build_rows(source: SourceConfig, tokenizer, max_length: int, chat_template: bool, tiers: dict):
+    examples, stats = load_examples(source)
+    table = tier_table(tiers)
+    rows, skipped = [], Counter(stats.skipped)
+    for ex in tqdm(examples, desc="preprocess", disable=not dist.is_main()):
+        tok = tokenize_example(tokenizer, ex, max_length, chat_template)
+        if tok is None:
+            skipped["too_long_tokens"] += 1
+            continue
+        w = example_token_weights(ex, tok, table)
+        if not w.parsed_ok:
+            skipped["unparsable_code"] += 1  # kept: the masker falls back to uniform for these tokens
+        rows.append({"input_ids": tok.input_ids, "prompt_len": tok.prompt_len, "weights": w.weights,
+                     "tier_ids": w.tier_ids, "span_ids": w.span_ids})
+    return rows, {"kept": len(rows), "skipped": dict(skipped)}
+
+
+def load_sft_rows(source: SourceConfig, tokenizer, max_length: int, chat_template: bool, tiers: dict,
+                  cache_root: Path):
+    """The preprocessed dataset (a datasets.Dataset) and its stats, built on rank 0 and cached on disk."""
+    import datasets
+
+    path = cache_root / _cache_key(source, tokenizer, max_length, chat_template, tiers)
+    if dist.is_main() and not (path / "stats.json").exists():
+        rows, stats = build_rows(source, tokenizer, max_length, chat_template, tiers)
+        if not rows:
+            raise ValueError(f"no usable training examples in {source.name}: {stats}")
+        datasets.Dataset.from_list(rows).save_to_disk(str(path / "rows"))
+        (path / "stats.json").write_text(json.dumps(stats))
+    dist.barrier()
+    return datasets.load_from_disk(str(path / "rows")), json.loads((path / "stats.json").read_text())
+
+
+class SampleOrder:
+    """Global sample stream: epoch e visits a permutation seeded by (seed, e). Position p is the p-th sample drawn by
+    the whole job, so resuming at a saved position continues the exact same order on any step."""
+
+    def __init__(self, num_rows: int, seed: int):
+        self.num_rows, self.seed, self._perms = num_rows, seed, {}
+
+    def index(self, position: int) -> int:
+        epoch, i = divmod(position, self.num_rows)
+        if epoch not in self._perms:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+            self._perms = {epoch: torch.randperm(self.num_rows, generator=g).tolist()}
+        return self._perms[epoch][i]
+
+    def micro_batch(self, position: int, micro: int, rank: int, world: int, size: int) -> list[int]:
+        """Indices of micro-batch `micro` of `rank` in the global step that starts at `position`."""
+        start = position + (micro * world + rank) * size
+        return [self.index(start + j) for j in range(size)]
