@@ -23,6 +23,7 @@ class SourceConfig:
     subset: str | None = None
     prompt_column: str = "prompt"
     completion_column: str = "completion"
+    prompt_template: str = ""  # if set, prompt = prompt_template.format(**row), e.g. "Fix:\n{broken}\n" for repair pairs
     layout: str = "code"  # how the completion splits into regions: "code" | "reasoning" (<think>...</think> + code)
     max_examples: int | None = None
     max_chars: int = 20000
@@ -50,6 +51,15 @@ def _rows(cfg: SourceConfig):
     return datasets.load_dataset(cfg.name, cfg.subset, split=cfg.split)
 
 
+def _prompt(cfg: SourceConfig, row: dict) -> str | None:
+    if not cfg.prompt_template:
+        return row.get(cfg.prompt_column)
+    try:
+        return cfg.prompt_template.format(**row)
+    except KeyError as e:
+        raise KeyError(f"prompt_template names column {e} that the dataset does not have") from None
+
+
 def load_examples(cfg: SourceConfig) -> tuple[list[Example], LoadStats]:
     """Examples from the configured source; raises only for a source that cannot be read or a missing column."""
     stats = LoadStats()
@@ -58,14 +68,15 @@ def load_examples(cfg: SourceConfig) -> tuple[list[Example], LoadStats]:
         stats.kept = len(examples)
         return examples, stats
     rows = _rows(cfg)
-    missing = [c for c in (cfg.prompt_column, cfg.completion_column) if c not in rows.column_names]
+    needed = [cfg.completion_column] + ([] if cfg.prompt_template else [cfg.prompt_column])
+    missing = [c for c in needed if c not in rows.column_names]
     if missing:
         raise KeyError(f"dataset {cfg.name} has no column(s) {missing}; columns are {rows.column_names} "
                        "(set prompt_column / completion_column)")
     layout = REGION_LAYOUTS[cfg.layout]
     examples: list[Example] = []
     for i, row in enumerate(rows):
-        prompt, completion = row.get(cfg.prompt_column), row.get(cfg.completion_column)
+        prompt, completion = _prompt(cfg, row), row.get(cfg.completion_column)
         if not isinstance(prompt, str) or not isinstance(completion, str):
             stats.skipped["missing_field"] += 1
         elif not completion.strip():

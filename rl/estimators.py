@@ -105,4 +105,26 @@ def estimate_logps(logits_fn: LogitsFn, prompt_ids: torch.Tensor, completion_ids
     return draw.constant * (weights * logps).sum(0)  # [N, C]
 
 
-DRAWS = {"coupled": draw_coupled, "d1": draw_d1, "independent": draw_independent}
+@dataclass
+class EstimatorConfig:
+    name: str = "coupled"  # coupled | d1 | independent
+    passes: int = 3  # coupled: 2 (complementary pair) or 3 (+ fully masked, the reference formula); independent: K
+    weighted: bool = True  # coupled: 1/t and 1/(1-t) weights
+    t_min: float = 0.2
+    t_max: float = 0.8
+    p_mask_prompt: float = 0.15  # d1
+
+
+DRAWS = {
+    "coupled": lambda c, cm, plen, g: draw_coupled(cm, g, c.t_min, c.t_max, c.passes, c.weighted),
+    "d1": lambda c, cm, plen, g: draw_d1(cm, plen, g, c.p_mask_prompt),
+    "independent": lambda c, cm, plen, g: draw_independent(cm, g, c.passes, c.t_min, c.t_max),
+}
+
+
+def draw_masks(cfg: EstimatorConfig, completion_mask: torch.Tensor, prompt_len: int,
+               generator: torch.Generator | None = None) -> MaskDraw:
+    """The stored mask draw for a batch of rollouts, by estimator name."""
+    if cfg.name not in DRAWS:
+        raise ValueError(f"estimator must be one of {sorted(DRAWS)}, got {cfg.name!r}")
+    return DRAWS[cfg.name](cfg, completion_mask, prompt_len, generator)

@@ -42,6 +42,7 @@ class OptimSettings:
 class EngineSettings:
     model: str = "runs/tiny-model"  # local directory or Hub name (e.g. GSAI-ML/LLaDA-8B-Instruct)
     trust_remote_code: bool = False
+    init_adapter: str | None = None  # a peft adapter dir (e.g. an SFT export) merged into the base before training
     lora: LoraSettings = field(default_factory=LoraSettings)
     optim: OptimSettings = field(default_factory=OptimSettings)
     micro_batch_size: int = 1
@@ -103,6 +104,11 @@ def cosine_with_warmup(total_steps: int, warmup_ratio: float, min_lr_ratio: floa
 def load_model_and_tokenizer(s: EngineSettings):
     tokenizer = AutoTokenizer.from_pretrained(s.model, trust_remote_code=s.trust_remote_code)
     model = AutoModel.from_pretrained(s.model, trust_remote_code=s.trust_remote_code, dtype=torch.float32)
+    if s.init_adapter:
+        from peft import PeftModel
+
+        # Merged, so a new LoRA trains on top and "adapter disabled" means the initial (e.g. SFT) model.
+        model = PeftModel.from_pretrained(model, s.init_adapter).merge_and_unload()
     adapter = get_adapter(model.config)
     if tokenizer.mask_token_id is not None and tokenizer.mask_token_id != adapter.mask_token_id:
         raise ValueError(f"tokenizer mask id {tokenizer.mask_token_id} != model mask id {adapter.mask_token_id}")

@@ -1,0 +1,56 @@
+"""RL prompts with their tests: the embedded tiny set, an evalplus-schema / assert-test jsonl, or a Hub dataset
+(AceCode-89K style: a question column and a test_cases column of assert statements).
+
+Tests are kept out of the prompt unless `show_tests_in_prompt` (hidden tests must stay hidden from the policy).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from data.tiny_problems import TINY_PROBLEMS
+
+
+@dataclass
+class RLDataConfig:
+    name: str = "tiny"  # tiny | path/to/problems.jsonl | a Hub dataset name
+    split: str = "train"
+    prompt_column: str = "prompt"  # AceCode-89K: question
+    tests_column: str = "tests"  # AceCode-89K: test_cases
+    prompt_template: str = "{prompt}"
+    code_prefix: bool = True  # the prompt is code the completion continues (body format): prepend it to the program
+    show_tests_in_prompt: bool = False
+    max_problems: int | None = None
+
+
+def _rows(cfg: RLDataConfig) -> list[dict]:
+    if cfg.name == "tiny":
+        return TINY_PROBLEMS
+    path = Path(cfg.name)
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    import datasets
+
+    return list(datasets.load_dataset(cfg.name, split=cfg.split))
+
+
+def load_rl_problems(cfg: RLDataConfig) -> list[dict]:
+    """Rows {prompt, tests, prompt_code}; rows without tests are skipped (no reward can be computed)."""
+    problems = []
+    for row in _rows(cfg):
+        prompt, tests = row.get(cfg.prompt_column), row.get(cfg.tests_column)
+        if isinstance(tests, str):
+            tests = json.loads(tests) if tests.lstrip().startswith("[") else [tests]
+        if not isinstance(prompt, str) or not tests:
+            continue
+        text = cfg.prompt_template.format(prompt=prompt)
+        if cfg.show_tests_in_prompt:
+            text += "\n# Tests:\n" + "\n".join(f"# {t}" for t in tests) + "\n"
+        problems.append({"prompt": text, "tests": list(tests), "prompt_code": prompt if cfg.code_prefix else ""})
+        if cfg.max_problems and len(problems) >= cfg.max_problems:
+            break
+    if not problems:
+        raise ValueError(f"no RL problems with tests in {cfg.name} (columns {cfg.prompt_column}, {cfg.tests_column})")
+    return problems

@@ -1,0 +1,195 @@
+"""Coupled-GRPO for masked-diffusion LLMs (DiffuCoder) with sandboxed execution rewards, under DeepSpeed ZeRO-2.
+
+Launch:  deepspeed [--num_gpus N] rl/grpo.py --config configs/rl/tiny.yaml [key=value ...]
+
+Per step and rank: `prompts_per_rank` prompts x `num_generations` completions from the diffusion sampler -> rewards
+(TRL contract, executed in the sandbox) -> group advantages -> one mask draw per rollout, stored -> reference
+log-probs (the base: LoRA adapter disabled, no second model copy) -> `num_iterations` optimizer steps on the same
+rollouts, each over all of them in micro-batches (grad_accum is derived: prompts_per_rank * G / micro_batch_size).
+Deviations from the reference trainer, on purpose (see ../shared/specs/coupled-grpo.md): the padding attention mask
+is passed in every forward; masks are stored with the rollouts instead of reseeding the global RNG; old log-probs at
+the first iteration are the detached current ones, so rho = 1 exactly (also with LoRA dropout).
+Starting from an SFT adapter (`init_adapter=DIR`) merges it into the base first, so the KL reference is the SFT model.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from inference.adapters import token_logits
+from rl.advantages import ADVANTAGES, frac_zero_std
+from rl.data import RLDataConfig, load_rl_problems
+from rl.estimators import EstimatorConfig, draw_masks, estimate_logps
+from rl.loss import grpo_loss
+from rl.rewards import REWARD_FUNCS, RewardConfig, score
+from rl.rollout import Rollout, generate_rollouts
+from train import dist
+from train.checkpoint import export_final, latest_checkpoint, load_checkpoint, save_checkpoint
+from train.config import ConfigError, load_config, save_config
+from train.engine import EngineSettings, build_engine
+from train.metrics import MetricsLogger
+
+
+@dataclass
+class Config(EngineSettings):
+    output_dir: str = "runs/grpo"
+    seed: int = 0
+    data: RLDataConfig = field(default_factory=RLDataConfig)
+    rewards: RewardConfig = field(default_factory=RewardConfig)
+    estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
+    chat_template: bool = False
+    prompts_per_rank: int = 2
+    num_generations: int = 10  # G
+    num_iterations: int = 2  # mu
+    beta: float = 0.01
+    epsilon: float = 0.5
+    epsilon_high: float | None = None  # None: = epsilon
+    advantage: str = "leave_one_out"  # leave_one_out | group | batch | none  (TRL scale_rewards)
+    max_completion_length: int = 256
+    diffusion_steps: int = 256
+    block_length: int = 32
+    temperature: float = 1.0
+    max_steps: int = 256
+    log_every: int = 1
+    save_every: int = 50
+    keep_last: int = 2
+    export_merged: bool = False
+    use_wandb: bool = True
+    wandb_project: str = "diffucode"
+    run_name: str = "grpo"
+
+
+def validate(cfg: Config) -> None:
+    n = cfg.prompts_per_rank * cfg.num_generations
+    if n % cfg.micro_batch_size:
+        raise ConfigError(f"prompts_per_rank * num_generations ({n}) must be a multiple of micro_batch_size")
+    if cfg.advantage not in ADVANTAGES:
+        raise ConfigError(f"advantage must be one of {sorted(ADVANTAGES)}")
+    if cfg.beta > 0 and not cfg.lora.enabled:
+        raise ConfigError("beta > 0 needs the LoRA policy (its reference is the adapter-disabled base); set beta=0")
+    if cfg.num_generations < 2:
+        raise ConfigError("num_generations must be >= 2 for group advantages")
+    unknown = set(cfg.rewards.funcs) - set(REWARD_FUNCS)
+    if unknown:
+        raise ConfigError(f"unknown reward functions {sorted(unknown)}; known: {sorted(REWARD_FUNCS)}")
+    cfg.grad_accum = n // cfg.micro_batch_size
+
+
+def _logps(engine, adapter, r: Rollout, rows: slice) -> torch.Tensor:
+    dev = engine.device
+    return estimate_logps(lambda ids, att: token_logits(engine, ids, att, adapter), r.prompt_ids[rows].to(dev),
+                          r.completion_ids[rows].to(dev), r.attention_mask[rows].to(dev), r.draw.index(rows),
+                          adapter.mask_token_id)
+
+
+@torch.no_grad()
+def reference_logps(cfg: Config, engine, adapter, r: Rollout) -> torch.Tensor | None:
+    if cfg.beta == 0:
+        return None
+    model = engine.module
+    model.eval()
+    with model.disable_adapter():
+        out = [_logps(engine, adapter, r, s).cpu() for s in _micro_slices(cfg, len(r.prompts))]
+    return torch.cat(out)
+
+
+def _micro_slices(cfg: Config, n: int) -> list[slice]:
+    return [slice(i, i + cfg.micro_batch_size) for i in range(0, n, cfg.micro_batch_size)]
+
+
+def optimize(cfg: Config, engine, adapter, r: Rollout) -> dict:
+    """num_iterations optimizer steps over the rollouts; returns the averaged loss metrics."""
+    engine.module.train()
+    slices = _micro_slices(cfg, len(r.prompts))
+    old = [None] * len(slices)
+    sums = {"loss": 0.0, "kl": 0.0, "clip_ratio/low_mean": 0.0, "clip_ratio/high_mean": 0.0, "clip_ratio/region_mean": 0.0}
+    for _ in range(cfg.num_iterations):
+        for j, rows in enumerate(slices):
+            logps = _logps(engine, adapter, r, rows)  # [n, C]
+            if old[j] is None:
+                old[j] = logps.detach()  # rho = 1 at the first iteration
+            ref = None if r.ref_logps is None else r.ref_logps[rows].to(logps.device)
+            out = grpo_loss(logps, old[j], ref, r.advantages[rows].to(logps.device), r.completion_mask[rows].to(logps.device),
+                            cfg.epsilon, cfg.epsilon_high if cfg.epsilon_high is not None else cfg.epsilon, cfg.beta)
+            engine.backward(out.loss)
+            engine.step()
+            for key, value in zip(sums, (out.loss, out.kl, out.clip_low, out.clip_high, out.clip_region)):
+                sums[key] += value.item()
+    n = cfg.num_iterations * len(slices)
+    return {k: dist.all_reduce_mean(v / n) for k, v in sums.items()}
+
+
+def rl_step(cfg: Config, engine, tokenizer, adapter, problems: list[dict], step: int) -> dict:
+    gen = torch.Generator().manual_seed(hash((cfg.seed, step, dist.rank())) % 2**62)
+    engine.module.eval()
+    r = generate_rollouts(engine.module, tokenizer, [p["prompt"] for p in problems], cfg.num_generations,
+                          cfg.max_completion_length, cfg.diffusion_steps, cfg.block_length, cfg.temperature,
+                          cfg.chat_template, adapter.mask_token_id, gen, cfg.micro_batch_size)
+    columns = {"tests": [p["tests"] for p in problems for _ in range(cfg.num_generations)],
+               "prompt_code": [p.get("prompt_code", "") for p in problems for _ in range(cfg.num_generations)]}
+    r.rewards, per_func = score(cfg.rewards, r.prompts, r.completions, r.completion_ids, columns)
+    r.advantages = ADVANTAGES[cfg.advantage](r.rewards, cfg.num_generations)
+    r.draw = draw_masks(cfg.estimator, r.completion_mask, r.prompt_ids.shape[1], gen)
+    r.ref_logps = reference_logps(cfg, engine, adapter, r)
+    metrics = optimize(cfg, engine, adapter, r)
+    group_std = r.rewards.view(-1, cfg.num_generations).std(1).mean().item()
+    metrics.update({
+        "reward": dist.all_reduce_mean(r.rewards.mean().item()),
+        "reward_std": dist.all_reduce_mean(group_std),
+        "frac_reward_zero_std": dist.all_reduce_mean(frac_zero_std(r.rewards, cfg.num_generations)),
+        "completions/mean_length": dist.all_reduce_mean(r.completion_mask.sum(-1).float().mean().item()),
+        **{f"rewards/{name}/mean": dist.all_reduce_mean(v.mean().item()) for name, v in per_func.items()},
+    })
+    return metrics
+
+
+def main(cfg: Config) -> Path:
+    validate(cfg)
+    dist.init_distributed()
+    torch.manual_seed(cfg.seed + dist.rank())
+    output_dir = Path(cfg.output_dir)
+    problems = load_rl_problems(cfg.data)
+    engine, tokenizer, adapter = build_engine(cfg, cfg.max_steps * cfg.num_iterations)
+    step = 0
+    ckpt = latest_checkpoint(output_dir)
+    if ckpt is not None:
+        step = load_checkpoint(engine, ckpt)["step"]
+        dist.print0(f"resumed from {ckpt} at step {step}")
+    if dist.is_main():
+        save_config(cfg, output_dir / "config.yaml")
+    logger = MetricsLogger(output_dir, asdict(cfg), cfg.use_wandb, cfg.wandb_project, cfg.run_name, resume_step=step)
+    per_step = cfg.prompts_per_rank * dist.world_size()
+    bar = tqdm(total=cfg.max_steps, initial=step, desc="grpo", disable=not dist.is_main())
+    while step < cfg.max_steps:
+        t0 = time.perf_counter()
+        start = step * per_step + dist.rank() * cfg.prompts_per_rank
+        batch = [problems[(start + i) % len(problems)] for i in range(cfg.prompts_per_rank)]
+        metrics = rl_step(cfg, engine, tokenizer, adapter, batch, step)
+        step += 1
+        metrics.update(lr=engine.get_lr()[0], step_seconds=time.perf_counter() - t0)
+        if step % cfg.log_every == 0 or step == cfg.max_steps:
+            logger.log(metrics, step)
+        bar.update(1)
+        bar.set_postfix(reward=f"{metrics['reward']:.3f}")
+        if step % cfg.save_every == 0 and step < cfg.max_steps:
+            save_checkpoint(engine, output_dir, step, step * per_step, cfg.keep_last)
+    bar.close()
+    save_checkpoint(engine, output_dir, step, step * per_step, cfg.keep_last)
+    final = export_final(engine, tokenizer, output_dir, cfg.export_merged)
+    logger.close()
+    return final
+
+
+if __name__ == "__main__":
+    try:
+        config = load_config(Config)
+    except ConfigError as e:
+        print(f"config error: {e}", file=sys.stderr)
+        sys.exit(2)
+    main(config)

@@ -1,0 +1,67 @@
+"""Rollouts: G completions per prompt from the diffusion sampler, with their mask draws stored alongside.
+
+A `Rollout` batch holds everything the inner GRPO iterations need, so old / reference / current log-probs are computed
+on exactly the same inputs and masks (drawn once here from a generator owned by the trainer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from inference.sampler import generate
+from rl.estimators import MaskDraw
+
+
+@dataclass
+class Rollout:
+    prompts: list[str]  # [N] (each prompt repeated G times, prompt-major)
+    completions: list[str]  # [N] decoded up to the first EOS
+    prompt_ids: torch.Tensor  # [N, P] left-padded
+    completion_ids: torch.Tensor  # [N, C]
+    attention_mask: torch.Tensor  # [N, P + C] 0 on left padding only (post-EOS tokens were attended when sampled)
+    completion_mask: torch.Tensor  # [N, C] bool: completion tokens up to and including the first EOS
+    rewards: torch.Tensor | None = None  # [N]
+    advantages: torch.Tensor | None = None  # [N]
+    draw: MaskDraw | None = None
+    old_logps: torch.Tensor | None = None  # [N, C]
+    ref_logps: torch.Tensor | None = None  # [N, C]
+
+
+def completion_mask_until_eos(completion_ids: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """[N, C] bool: True up to and including the first EOS (all True when there is none)."""
+    is_eos = completion_ids == eos_id
+    after_first = (is_eos.cumsum(-1) - is_eos.long()) > 0
+    return ~after_first
+
+
+def encode_prompts(tokenizer, prompts: list[str], chat_template: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded prompt ids and attention mask [N, P]."""
+    if chat_template and tokenizer.chat_template:
+        prompts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                                 add_generation_prompt=True) for p in prompts]
+    tokenizer.padding_side = "left"
+    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    return enc["input_ids"], enc["attention_mask"]
+
+
+@torch.no_grad()
+def generate_rollouts(model, tokenizer, prompts: list[str], num_generations: int, gen_length: int, steps: int,
+                      block_length: int, temperature: float, chat_template: bool, mask_id: int,
+                      generator: torch.Generator | None, chunk_size: int) -> Rollout:
+    """G samples for each prompt (prompt-major), generated chunk_size sequences at a time."""
+    repeated = [p for p in prompts for _ in range(num_generations)]
+    prompt_ids, prompt_att = encode_prompts(tokenizer, repeated, chat_template)
+    device = next(model.parameters()).device
+    outs = []
+    for s in range(0, len(repeated), chunk_size):
+        out = generate(model, prompt_ids[s : s + chunk_size].to(device), attention_mask=prompt_att[s : s + chunk_size].to(device),
+                       steps=steps, gen_length=gen_length, block_length=block_length, temperature=temperature,
+                       mask_id=mask_id, generator=generator)
+        outs.append(out.sequences[:, prompt_ids.shape[1] :].cpu())
+    completion_ids = torch.cat(outs)  # [N, C]
+    completion_mask = completion_mask_until_eos(completion_ids, tokenizer.eos_token_id)
+    completions = [tokenizer.decode(ids[m], skip_special_tokens=True) for ids, m in zip(completion_ids, completion_mask)]
+    return Rollout(repeated, completions, prompt_ids, completion_ids, torch.cat([prompt_att, torch.ones_like(completion_ids)], -1),
+                   completion_mask)
