@@ -1,0 +1,183 @@
+"""Benchmark problems in evalplus's schema, their expected outputs, and the deterministic feedback/held-out split.
+
+- `load_problems("humaneval" | "mbpp")` goes through evalplus.data (MBPP+ inputs need its deserialisation);
+  `load_problems(path=...)` reads a jsonl in the same schema, or assert-style rows (`tests` / `test_cases`).
+- Offline: when HUMANEVAL_OVERRIDE_PATH / MBPP_OVERRIDE_PATH are unset and `<repo>/../shared/data/*.jsonl.gz`
+  exists, those files are used (set before evalplus.data is imported; patched into it if it already was).
+- `with_expected` runs each canonical solution once in the sandbox and caches the outputs under
+  $DIFFUCODE_CACHE (default ~/.cache/diffucode)/expected/<dataset>/<content hash>.json.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import random
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# dataset -> (override variable, offline file name, evalplus loader, evalplus module)
+DATASETS = {
+    "humaneval": ("HUMANEVAL_OVERRIDE_PATH", "HumanEvalPlus.jsonl.gz", "get_human_eval_plus", "humaneval"),
+    "mbpp": ("MBPP_OVERRIDE_PATH", "MbppPlus.jsonl.gz", "get_mbpp_plus", "mbpp"),
+}
+_CACHE_FORMAT = b"expected-v2"  # bump when the stored encoding changes
+_TASK_PREFIX = {"HumanEval/": "humaneval", "Mbpp/": "mbpp"}
+
+
+@dataclass
+class Problem:
+    task_id: str
+    prompt: str
+    entry_point: str
+    canonical_solution: str = ""
+    inputs: list = field(default_factory=list)  # base_input + plus_input: argument lists of entry_point
+    atol: float = 0.0
+    tests: list[str] | None = None  # assert statements (assert-style problems); replaces inputs when set
+    dataset: str = ""  # "humaneval" | "mbpp" | "" (selects evalplus's special oracles)
+    n_base: int = 0  # how many of `inputs` are evalplus base inputs
+    expected: list | None = None  # per input: ["v", value] | ["d", digest] | ["x", reason]; see with_expected
+    reference_seconds: float = 0.0  # run time of the canonical solution on all inputs (scheduling hint)
+
+
+@dataclass(frozen=True)
+class TestSplit:
+    feedback: list[int]
+    heldout: list[int]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DIFFUCODE_CACHE") or Path.home() / ".cache" / "diffucode")
+
+
+def use_offline_data() -> None:
+    """Point evalplus at <repo>/../shared/data when no override is set (tests and CI run without internet)."""
+    for var, filename, _loader, module in DATASETS.values():
+        local = SHARED_DATA / filename
+        if not os.environ.get(var) and local.exists():
+            os.environ[var] = str(local)
+            loaded = sys.modules.get(f"evalplus.data.{module}")
+            if loaded is not None:  # evalplus reads the variable at import time
+                setattr(loaded, var, str(local))
+
+
+def _dataset_of(task_id: str) -> str:
+    return next((name for prefix, name in _TASK_PREFIX.items() if task_id.startswith(prefix)), "")
+
+
+def problem_from_row(row: dict, dataset: str | None = None) -> Problem:
+    """One evalplus-schema (or assert-style) record -> Problem; MBPP+ inputs are deserialised by evalplus."""
+    dataset = _dataset_of(row["task_id"]) if dataset is None else dataset
+    base, plus = list(row.get("base_input") or []), list(row.get("plus_input") or [])
+    if dataset == "mbpp" and not row.get("_deserialised"):
+        from evalplus.data.mbpp import mbpp_deserialize_inputs
+
+        base, plus = mbpp_deserialize_inputs(row["task_id"], base), mbpp_deserialize_inputs(row["task_id"], plus)
+    tests = row.get("tests") or row.get("test_cases")
+    return Problem(task_id=row["task_id"], prompt=row.get("prompt", ""), entry_point=row.get("entry_point", ""),
+                   canonical_solution=row.get("canonical_solution", ""), inputs=base + plus,
+                   atol=float(row.get("atol") or 0.0), tests=list(tests) if tests else None, dataset=dataset,
+                   n_base=len(base))
+
+
+def _read_jsonl(path: str) -> list[dict]:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def load_problems(dataset: str | None = None, path: str | None = None) -> list[Problem]:
+    """Exactly one of `dataset` ("humaneval" | "mbpp", through evalplus) or `path` (a jsonl in that schema)."""
+    if (dataset is None) == (path is None):
+        raise ValueError("give exactly one of dataset= or path=")
+    if path is not None:
+        return [problem_from_row(row) for row in _read_jsonl(path)]
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {sorted(DATASETS)}")
+    use_offline_data()
+    import evalplus.data
+
+    rows = getattr(evalplus.data, DATASETS[dataset][2])()  # already deserialised by evalplus
+    return [problem_from_row(dict(row, _deserialised=True), dataset) for row in rows.values()]
+
+
+def split_tests(problem: Problem, feedback_fraction: float = 0.2, seed: int = 42) -> TestSplit:
+    """Deterministic per problem (seed and task_id through sha256, never hash()); >= 1 feedback test."""
+    n = len(problem.tests) if problem.tests else len(problem.inputs)
+    if n == 0:
+        return TestSplit([], [])
+    k = min(n, max(1, round(n * feedback_fraction)))
+    digest = hashlib.sha256(f"{seed}:{problem.task_id}".encode()).digest()
+    chosen = set(random.Random(int.from_bytes(digest[:8], "big")).sample(range(n), k))
+    return TestSplit(sorted(chosen), [i for i in range(n) if i not in chosen])
+
+
+# ---- expected outputs ----
+def content_hash(problem: Problem) -> str:
+    from repair.execution import codec
+
+    h = hashlib.sha256(_CACHE_FORMAT)
+    for part in (problem.dataset, problem.task_id, problem.prompt, problem.canonical_solution, problem.entry_point,
+                 repr(problem.atol), codec.digest(problem.inputs)):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()[:32]
+
+
+def _cache_path(problem: Problem) -> Path:
+    return cache_dir() / "expected" / (problem.dataset or "custom") / f"{content_hash(problem)}.json"
+
+
+def _load_cached(path: Path) -> tuple[list, float] | None:
+    from repair.execution import codec
+
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return [[kind, codec.from_tree(v) if kind == "v" else v] for kind, v in stored["entries"]], stored["seconds"]
+
+
+def _store(path: Path, entries: list, seconds: float) -> None:
+    from repair.execution import codec
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    encoded = [[kind, codec.to_tree(v) if kind == "v" else v] for kind, v in entries]
+    tmp.write_text(json.dumps({"entries": encoded, "seconds": seconds}))
+    os.replace(tmp, path)  # atomic: concurrent writers of the same problem produce the same file
+
+
+def with_expected(problems: list[Problem], *, workers: int = 2, progress: bool = False,
+                  timeout_per_test: float = 60.0, timeout_per_problem: float = 600.0) -> list[Problem]:
+    """Problems with `expected` filled: from the disk cache, else by running the canonical solution once."""
+    from repair.execution.execution import default_pool, reference_outputs
+    from repair.execution.sandbox import Limits
+
+    limits = Limits(timeout_per_test=timeout_per_test, timeout_per_problem=timeout_per_problem)
+    pool = default_pool(workers)
+
+    def one(p: Problem) -> Problem:
+        if p.tests or p.expected is not None:
+            return p
+        path = _cache_path(p)
+        cached = _load_cached(path)
+        if cached is None:
+            with pool.lease() as sb:
+                cached = reference_outputs(p, p.prompt + p.canonical_solution, limits=limits, sandbox=sb)
+            _store(path, *cached)
+        return replace(p, expected=cached[0], reference_seconds=cached[1])
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as ex:
+        it = ex.map(one, problems)
+        if progress:
+            from tqdm import tqdm
+
+            it = tqdm(it, total=len(problems), desc="expected outputs")
+        return list(it)

@@ -1,0 +1,38 @@
+"""Localize the failures of samples (paper Stage 2): run the tests, trace the failing ones, pick lines.
+
+python -m repair.localize (--dataset humaneval|mbpp | --problems P.jsonl) --samples S.jsonl --out L.jsonl
+    [--feedback-fraction F] [--window 1] [--max-trace-lines 20]
+    [--timeout-per-test 5] [--timeout-per-problem 30] [--workers N]
+
+One row per sample: task_id, method (exception|assertion|fallback|passed), lines (1-based, of the full program),
+tests (indices of the failing tests the lines come from).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from repair.execution.cli import add_common_args, prepare, report_isolation, write_jsonl
+from repair.execution.execution import run_many
+from repair.execution.localize import localize
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m repair.localize", description=__doc__.split("\n")[0])
+    add_common_args(parser)
+    parser.add_argument("--window", type=int, default=1)
+    parser.add_argument("--max-trace-lines", type=int, default=20)
+    args = parser.parse_args(argv)
+    samples, jobs, limits = prepare(args)
+    report_isolation(args.workers)
+    results = run_many(jobs, workers=args.workers, limits=limits, trace=True)
+    rows = []
+    for (_problem, program, _), res in zip(jobs, results):
+        loc = localize(res.tests, program, window=args.window, max_trace_lines=args.max_trace_lines)
+        rows.append({"task_id": res.task_id, "method": loc.method, "lines": loc.lines, "tests": loc.tests})
+    write_jsonl(args.out, rows)
+    print(f"{len(rows)} localizations -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
