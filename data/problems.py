@@ -28,7 +28,7 @@ DATASETS = {
     "humaneval": ("HUMANEVAL_OVERRIDE_PATH", "HumanEvalPlus.jsonl.gz", "get_human_eval_plus", "humaneval"),
     "mbpp": ("MBPP_OVERRIDE_PATH", "MbppPlus.jsonl.gz", "get_mbpp_plus", "mbpp"),
 }
-_CACHE_FORMAT = b"expected-v2"  # bump when the stored encoding changes
+_CACHE_FORMAT = b"expected-v3"  # bump when the stored encoding changes
 _TASK_PREFIX = {"HumanEval/": "humaneval", "Mbpp/": "mbpp"}
 
 

@@ -135,55 +135,61 @@ def loads(text: str):
 
 
 # ---- canonical digest: equal under Python `==` (for plain values) => equal digest ----
-def digest(x) -> str:
+def digest(x, max_items: int | None = None) -> str:
+    """Order-insensitive for sets/dicts, numeric-type-insensitive like `==`; TooBig beyond `max_items` nodes."""
     h = hashlib.blake2b(digest_size=16)
-    _feed(h, x)
+    _feed(h, x, [max_items if max_items is not None else float("inf")])
     return h.hexdigest()
 
 
-def _number_token(x) -> bytes | None:
+def _number_token(x) -> bytes:
     if isinstance(x, complex):
         if x.imag != 0:
             return b"c" + repr(x).encode()
         x = x.real
     if isinstance(x, float):
         if math.isnan(x):
-            return b"nan"  # nan != nan; callers treat a nan-digest match as plain equality anyway
+            return b"nan"
         if math.isinf(x) or not x.is_integer():
             return b"r" + repr(x).encode()
         x = int(x)
-    if isinstance(x, int):  # bool and integral floats collapse onto int, as 1 == 1.0 == True
-        return b"i" + hex(x).encode()
-    return None
+    return b"i" + hex(x).encode()  # bool and integral floats collapse onto int, as 1 == 1.0 == True
 
 
-def _feed(h, x) -> None:
-    tok = _number_token(x) if isinstance(x, (bool, int, float, complex)) else None
-    if tok is not None:
-        h.update(tok + b";")
-    elif isinstance(x, str):
+def _feed(h, x, budget: list) -> None:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise TooBig
+    if isinstance(x, str):
         data = x.encode("utf-8", "surrogatepass")
         h.update(b"s%d:" % len(data) + data)
+    elif isinstance(x, (bool, int, float, complex)):
+        h.update(_number_token(x) + b";")
+    elif isinstance(x, (list, tuple)):
+        h.update(b"l[" if isinstance(x, list) else b"t[")
+        for v in x:
+            _feed(h, v, budget)
+        h.update(b"]")
     elif isinstance(x, bytes):
         h.update(b"b%d:" % len(x) + x)
     elif x is None:
         h.update(b"n;")
-    elif isinstance(x, (list, tuple)):
-        h.update(b"l[" if isinstance(x, list) else b"t[")
-        for v in x:
-            _feed(h, v)
-        h.update(b"]")
     elif isinstance(x, (set, frozenset, dict)):
-        _feed_unordered(h, x)
+        _feed_unordered(h, x, budget)
     else:  # opaque: never equal to anything
-        h.update(b"o" + str(id(x)).encode() + repr(x).encode())
+        h.update(b"o" + str(id(x)).encode() + _safe_repr(x).encode())
 
 
-def _feed_unordered(h, x) -> None:
+def _feed_unordered(h, x, budget: list) -> None:
+    def sub(v) -> str:
+        inner = hashlib.blake2b(digest_size=16)
+        _feed(inner, v, budget)
+        return inner.hexdigest()
+
     if isinstance(x, dict):
-        parts = sorted(digest(k) + digest(v) for k, v in x.items())
+        parts = sorted(sub(k) + sub(v) for k, v in x.items())
         h.update(b"d{")
     else:
-        parts = sorted(digest(v) for v in x)
+        parts = sorted(sub(v) for v in x)
         h.update(b"S{")  # set == frozenset in Python, so they share a tag
     h.update(",".join(parts).encode() + b"}")

@@ -27,12 +27,15 @@ from repair.execution.sandbox import Limits, RawRun, Sandbox, SandboxPool
 STATUSES = ("pass", "fail", "error", "timeout", "crashed")
 MAX_RESTARTS = 4
 MAX_ITEMS = 200_000  # outputs with more nodes travel as a digest
+MAX_DIGEST_ITEMS = 5_000_000  # beyond this an output is an error (hashing it would take longer than the test)
 DEFAULT_LIMITS = Limits()
 _FAULT_FRAME = re.compile(rb'File "<candidate>", line (\d+)')
 
 
 @dataclass
 class TestResult:
+    __test__ = False  # not a pytest test class
+
     index: int
     status: str  # pass | fail | error | timeout | crashed
     exc_type: str | None = None
@@ -98,7 +101,8 @@ class _Pass:
     def payload(self, pending: list[int], limits: Limits) -> dict:
         return {"program": self.program, "entry_point": self.entry_point, "kind": self.kind,
                 "tests": [(i, self.specs[i]) for i in pending], "timeout": limits.timeout_per_test,
-                "trace": self.trace, "trace_cap": self.trace_cap, "max_items": MAX_ITEMS}
+                "trace": self.trace, "trace_cap": self.trace_cap, "max_items": MAX_ITEMS,
+                "max_digest_items": MAX_DIGEST_ITEMS}
 
 
 def _casualty(index: int, raw: RawRun, reason: str | None = None) -> dict:

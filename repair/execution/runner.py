@@ -123,11 +123,19 @@ def _assert_test(namespace: dict, spec, entry_point: str):
 _TEST_BUILDERS = {"call": _call_test, "assert": _assert_test}
 
 
-def _encode(value, codec, max_items: int) -> list:
+class OutputTooLarge(Exception):
+    """More nodes than even the digest budget: judged as an error instead of hashing for minutes."""
+
+
+def _encode(value, codec, max_items: int, max_digest_items: int) -> list:
     try:
         return ["v", codec.dumps(value, max_items)]
     except codec.TooBig:
-        return ["d", codec.digest(value)]
+        pass
+    try:
+        return ["d", codec.digest(value, max_digest_items)]
+    except codec.TooBig:
+        raise OutputTooLarge(f"output has more than {max_digest_items} items") from None
 
 
 def _run_one(emit, codec, namespace, payload, index, spec) -> None:
@@ -138,7 +146,7 @@ def _run_one(emit, codec, namespace, payload, index, spec) -> None:
         thunk = _TEST_BUILDERS[kind](namespace, spec, payload["entry_point"])
         value = _timed(thunk, payload["timeout"], tracer)
         if kind == "call" or spec[0] == "expr":
-            encoded = _encode(value, codec, payload["max_items"])
+            encoded = _encode(value, codec, payload["max_items"], payload["max_digest_items"])
             status, exc = "returned", None
         else:
             status, exc, encoded = "pass", None, None
