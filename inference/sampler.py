@@ -1,0 +1,275 @@
+"""The masked-diffusion sampler: LLaDA's semi-autoregressive generate, fixed-token infill, and Fast-dLLM fast modes.
+
+At temperature 0 (and for random remasking with the same torch.Generator) `generate` commits exactly the tokens of
+LLaDA's reference sampler: same block/step schedule, confidences and top-k commits. Deliberate differences:
+- the reference's bugs are fixed: confidence_eos_eot_inf gives both EOS and EOT probability 0 in the confidence (the
+  reference's chained assignment only reached EOT), and cfg_scale > 0 works without an attention mask;
+- the [MASK] token itself is never predicted (the reference can commit [MASK], leaving a hole);
+- Gumbel noise (temperature > 0) is drawn only for the positions that can be committed, not for all [B, L, V]
+  logits, so sampled outputs have the reference's distribution but not its random stream;
+- a step in which no row has anything to commit is skipped (it cannot change the output), so NFE counts real work.
+Fast modes (off by default): `threshold` also commits every eligible position whose probability >= threshold (at
+least the scheduled count, i.e. one per step when steps == gen_length, as in Fast-dLLM) and ends a block as soon as
+it is fully unmasked; `use_cache` runs the full sequence once per block and reuses the keys/values of the prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from inference.adapters import ModelAdapter, align_logits, get_adapter
+
+
+@dataclass
+class GenerationOutput:
+    sequences: torch.Tensor  # [B, L] prompt + completion (generate) or the repaired sequence (infill)
+    confidences: torch.Tensor  # [B, gen_length] (generate) / [B, L] (infill): p(token) at the step it was committed
+    nfe: int  # model forward evaluations (a CFG step counts 2)
+    trajectory: list[torch.Tensor] | None = None  # [B, L] after every executed step
+    trajectory_predictions: list[torch.Tensor] | None = None  # [B, L] after every step, masks filled by argmax
+
+
+@dataclass
+class StepOptions:
+    """The per-step knobs shared by generate and infill."""
+
+    temperature: float = 0.0
+    remasking: str = "low_confidence"
+    mask_id: int = 0
+    eos_id: int | None = None
+    eot_id: int | None = None
+    logits_eos_inf: bool = False
+    confidence_eos_eot_inf: bool = False
+    threshold: float | None = None
+    generator: torch.Generator | None = None
+
+
+@dataclass
+class _State:
+    x: torch.Tensor  # [B, L]
+    attention_mask: torch.Tensor | None  # [B, L]
+    confidences: torch.Tensor  # [B, L] float32
+    nfe: int = 0
+    trajectory: list[torch.Tensor] | None = None
+    predictions: list[torch.Tensor] | None = None
+
+
+@dataclass
+class _Forward:
+    """How to get logits for the current state: CFG branch, prefix cache."""
+
+    model: torch.nn.Module
+    adapter: ModelAdapter
+    cfg_scale: float = 0.0
+    prompt_index: torch.Tensor | None = None  # [B, L] positions masked in the unconditional branch
+    use_cache: bool = False
+    cache: tuple | None = field(default=None, repr=False)
+    cache_start: int = 0
+
+
+# Ranking scores for the top-k commit, by remasking mode: (probabilities [B, L], generator) -> scores [B, L].
+# "random" draws U(0, 1) for every position, as the reference does, so a fixed generator gives its exact draws.
+REMASKING: dict[str, Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]] = {
+    "low_confidence": lambda p, g: p,
+    "random": lambda p, g: torch.rand(p.shape, device=p.device, generator=g),
+}
+
+
+def block_schedule(gen_length: int, block_length: int, steps: int) -> tuple[int, int]:
+    """(number of blocks, steps per block), with the reference's divisibility rules."""
+    if gen_length % block_length:
+        raise ValueError(f"gen_length {gen_length} must be a multiple of block_length {block_length}")
+    n_blocks = gen_length // block_length
+    if steps % n_blocks:
+        raise ValueError(f"steps {steps} must be a multiple of the number of blocks {n_blocks}")
+    return n_blocks, steps // n_blocks
+
+
+def step_schedule(masked: torch.Tensor, steps: int) -> torch.Tensor:
+    """Tokens to commit per step [B, steps] for masked [B, W]: n // steps each, the first n % steps one more."""
+    n = masked.sum(dim=1, keepdim=True)  # [B, 1]
+    extra = torch.arange(steps, device=masked.device)[None, :] < (n % steps)  # [B, steps]
+    return n // steps + extra.long()
+
+
+def sample_tokens(rows: torch.Tensor, opts: StepOptions) -> tuple[torch.Tensor, torch.Tensor]:
+    """x0 [N] and its probability [N] for logits rows [N, V] of the positions that may be committed."""
+    rows = rows.clone()
+    rows[:, opts.mask_id] = -torch.inf
+    if opts.logits_eos_inf and opts.eos_id is not None:
+        rows[:, opts.eos_id] = -torch.inf
+    if opts.temperature == 0:
+        x0 = rows.argmax(dim=-1)
+    else:
+        # Gumbel-max in float64 as the reference: exp(l) / (-log U)^T (low precision makes ties and biases).
+        u = torch.rand(rows.shape, dtype=torch.float64, device=rows.device, generator=opts.generator)
+        x0 = (rows.to(torch.float64).exp() / (-torch.log(u)) ** opts.temperature).argmax(dim=-1)
+    if opts.confidence_eos_eot_inf:
+        # Committed last: an EOS/EOT prediction scores probability 0 (x0 itself is unchanged).
+        rows[:, [i for i in (opts.eos_id, opts.eot_id) if i is not None]] = -torch.inf
+    p = F.softmax(rows, dim=-1).gather(-1, x0[:, None]).squeeze(-1)  # softmax in the logits' dtype, as the reference
+    return x0, p
+
+
+def commit(scores: torch.Tensor, k: torch.Tensor, p: torch.Tensor, eligible: torch.Tensor,
+           threshold: float | None) -> torch.Tensor:
+    """Positions to commit [B, L]: the top-k[b] scores of each row, plus (fast mode) every eligible p >= threshold."""
+    scores = scores.masked_fill(~eligible, -torch.inf)
+    k = torch.minimum(k, eligible.sum(dim=1))  # [B] rows that finished early commit nothing
+    chosen = torch.zeros_like(eligible)
+    kmax = int(k.max())
+    if kmax > 0:
+        idx = scores.topk(kmax, dim=1).indices  # [B, kmax]
+        chosen.scatter_(1, idx, torch.arange(kmax, device=k.device)[None, :] < k[:, None])
+    if threshold is not None:
+        chosen |= eligible & (p >= threshold)
+    return chosen
+
+
+def _call(fw: _Forward, ids: torch.Tensor, att: torch.Tensor | None, refresh: bool) -> tuple[torch.Tensor, int]:
+    """Raw logits for ids [B', L] and the offset of their first row; keeps/uses the prefix cache."""
+    if not fw.use_cache:
+        return fw.model(input_ids=ids, attention_mask=att).logits, 0
+    if refresh:
+        out = fw.model(input_ids=ids, attention_mask=att, use_cache=True)
+        fw.cache = tuple((k[:, :, : fw.cache_start], v[:, :, : fw.cache_start]) for k, v in out.past_key_values)
+        return out.logits, 0
+    # The mask spans past + current; the model continues positions after the cached prefix.
+    out = fw.model(input_ids=ids[:, fw.cache_start:], attention_mask=att, past_key_values=fw.cache)
+    return out.logits, fw.cache_start
+
+
+def forward(fw: _Forward, x: torch.Tensor, att: torch.Tensor | None, refresh: bool) -> tuple[torch.Tensor, int, int]:
+    """Aligned logits [B, W, V] for positions offset.., the offset, and the NFE spent."""
+    if fw.cfg_scale <= 0:
+        logits, offset = _call(fw, x, att, refresh)
+        return align_logits(logits, fw.adapter), offset, 1
+    un_x = x.masked_fill(fw.prompt_index, fw.adapter.mask_token_id)
+    att2 = None if att is None else torch.cat([att, att])
+    logits, offset = _call(fw, torch.cat([x, un_x]), att2, refresh)
+    cond, un = align_logits(logits, fw.adapter).chunk(2, dim=0)
+    return un + (fw.cfg_scale + 1) * (cond - un), offset, 2
+
+
+def denoise_step(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tensor, k: torch.Tensor,
+                 refresh: bool) -> None:
+    """One step: forward, predict the eligible positions (masked and in region [B, L]), commit, record."""
+    x = st.x
+    eligible = (x == opts.mask_id) & region  # [B, L]
+    logits, offset, nfe = forward(fw, x, st.attention_mask, refresh)  # [B, W, V]
+    st.nfe += nfe
+    b, pos = eligible.nonzero(as_tuple=True)
+    x0_rows, p_rows = sample_tokens(logits[b, pos - offset], opts)
+    x0, p = torch.zeros_like(x), torch.zeros(x.shape, dtype=p_rows.dtype, device=x.device)  # [B, L]
+    x0[b, pos], p[b, pos] = x0_rows, p_rows
+    chosen = commit(REMASKING[opts.remasking](p, opts.generator), k, p, eligible, opts.threshold)
+    x[chosen] = x0[chosen]
+    st.confidences[chosen] = p[chosen].float()
+    if st.trajectory is not None:
+        st.trajectory.append(x.clone())
+        pred = x.clone()
+        still = x == opts.mask_id
+        still[:, :offset] = False
+        pred[still] = logits.argmax(dim=-1)[:, : x.shape[1] - offset][still[:, offset:]]
+        st.predictions.append(pred)
+
+
+def denoise_region(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tensor, steps: int) -> None:
+    """Unmask region [B, L] over at most `steps` steps (fewer when threshold commits finish it early)."""
+    sched = step_schedule((st.x == opts.mask_id) & region, steps)  # [B, steps]
+    refresh = True
+    for i in range(steps):
+        eligible = (st.x == opts.mask_id) & region
+        if not eligible.any():
+            break
+        k = sched[:, i]
+        if opts.threshold is not None:
+            k = k.clamp(min=1)  # Fast-dLLM: at least one commit per step
+        elif not bool(k.any()):
+            continue  # nothing scheduled in any row: the step could not change x
+        denoise_step(st, fw, opts, region, k, refresh)
+        refresh = False
+
+
+def _options(model, mask_id, eos_id, **kw) -> tuple[ModelAdapter, StepOptions]:
+    adapter = get_adapter(model.config)
+    if kw["remasking"] not in REMASKING:
+        raise ValueError(f"unknown remasking {kw['remasking']!r}; known: {sorted(REMASKING)}")
+    mask_id = adapter.mask_token_id if mask_id is None else mask_id
+    if mask_id != adapter.mask_token_id:
+        adapter = ModelAdapter(adapter.family, mask_id, adapter.eos_token_id, adapter.shift_logits,
+                               adapter.lora_target_modules)
+    eos_id = adapter.eos_token_id if eos_id is None else eos_id
+    return adapter, StepOptions(mask_id=mask_id, eos_id=eos_id, **kw)
+
+
+def _check_padding(ids: torch.Tensor, attention_mask: torch.Tensor | None, mask_id: int) -> None:
+    if attention_mask is not None and bool((ids[attention_mask == 0] == mask_id).any()):
+        raise ValueError(f"padding uses the mask token id {mask_id}: set the tokenizer's pad token to another id "
+                         "(e.g. EOS) so padded positions are not denoised")
+
+
+def _state(x: torch.Tensor, att: torch.Tensor | None, conf: torch.Tensor, trajectory: bool) -> _State:
+    return _State(x, att, conf, trajectory=[] if trajectory else None, predictions=[] if trajectory else None)
+
+
+@torch.no_grad()
+def generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, steps: int = 128,
+             gen_length: int = 128, block_length: int = 128, temperature: float = 0.0, cfg_scale: float = 0.0,
+             remasking: str = "low_confidence", mask_id: int | None = None, logits_eos_inf: bool = False,
+             confidence_eos_eot_inf: bool = False, eos_id: int | None = None, eot_id: int | None = None,
+             generator: torch.Generator | None = None, return_trajectory: bool = False,
+             threshold: float | None = None, use_cache: bool = False) -> GenerationOutput:
+    """Semi-autoregressive masked-diffusion generation for left-padded prompts [B, P] (attention_mask [B, P])."""
+    adapter, opts = _options(model, mask_id, eos_id, temperature=temperature, remasking=remasking, eot_id=eot_id,
+                             logits_eos_inf=logits_eos_inf, confidence_eos_eot_inf=confidence_eos_eot_inf,
+                             threshold=threshold, generator=generator)
+    n_blocks, block_steps = block_schedule(gen_length, block_length, steps)
+    _check_padding(prompt_ids, attention_mask, opts.mask_id)
+    B, P = prompt_ids.shape
+    dev = prompt_ids.device
+    x = torch.cat([prompt_ids, prompt_ids.new_full((B, gen_length), opts.mask_id)], dim=1)  # [B, L]
+    att = None
+    if attention_mask is not None:
+        att = torch.cat([attention_mask, attention_mask.new_ones(B, gen_length)], dim=1)  # [B, L]
+    st = _state(x, att, torch.zeros(x.shape, device=dev), return_trajectory)
+    fw = _Forward(model, adapter, cfg_scale, prompt_index=x != opts.mask_id, use_cache=use_cache)
+    for blk in range(n_blocks):
+        lo, hi = P + blk * block_length, P + (blk + 1) * block_length
+        # Shifted-logit models score token i at row i - 1, so the query must start one row earlier.
+        fw.cache_start = max(lo - int(adapter.shift_logits), 0)
+        region = torch.zeros_like(x, dtype=torch.bool)
+        region[:, lo:hi] = True
+        denoise_region(st, fw, opts, region, block_steps)
+    return GenerationOutput(st.x, st.confidences[:, P:], st.nfe, st.trajectory, st.predictions)
+
+
+@torch.no_grad()
+def infill(model, sequence: torch.Tensor, positions: torch.Tensor, steps: int, temperature: float = 0.0,
+           attention_mask: torch.Tensor | None = None, remasking: str = "low_confidence",
+           mask_id: int | None = None, generator: torch.Generator | None = None,
+           confidences: torch.Tensor | None = None, return_trajectory: bool = False,
+           threshold: float | None = None, logits_eos_inf: bool = False, confidence_eos_eot_inf: bool = False,
+           eos_id: int | None = None, eot_id: int | None = None) -> GenerationOutput:
+    """Remask positions [B, L] of sequence [B, L] and resample only them over `steps` steps; the rest stays fixed.
+
+    Mask tokens already in the (attended part of the) sequence are filled too, so the result has no masks.
+    `confidences` [B, L] (e.g. from generate) are carried over for fixed positions (default 1: given tokens);
+    steps with nothing to commit in any row are skipped, so NFE = min(steps, most positions in a row).
+    """
+    adapter, opts = _options(model, mask_id, eos_id, temperature=temperature, remasking=remasking, eot_id=eot_id,
+                             logits_eos_inf=logits_eos_inf, confidence_eos_eot_inf=confidence_eos_eot_inf,
+                             threshold=threshold, generator=generator)
+    _check_padding(sequence, attention_mask, opts.mask_id)
+    region = positions.bool() | (sequence == opts.mask_id)  # [B, L]
+    if attention_mask is not None:
+        region &= attention_mask.bool()
+    x = sequence.masked_fill(region, opts.mask_id)
+    conf = torch.ones(x.shape, device=x.device) if confidences is None else confidences.float().clone()
+    st = _state(x, attention_mask, conf, return_trajectory)
+    denoise_region(st, _Forward(model, adapter), opts, region, steps)
+    return GenerationOutput(st.x, st.confidences, st.nfe, st.trajectory, st.predictions)
