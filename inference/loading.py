@@ -1,0 +1,127 @@
+"""Load a model for evaluation: a base model, a base + LoRA adapter, or merged weights; local dirs or Hub names.
+
+- base / merged: a plain `from_pretrained` directory (train/sft.py's OUTPUT/final/merged/ is one);
+- adapter: a peft directory with adapter_config.json (OUTPUT/final/adapter/); its base_model_name_or_path names the
+  base, which is loaded first. By default the adapter is merged into the weights (faster sampling, same logits up to
+  float rounding); merge=False keeps the peft wrapper.
+The tokenizer comes from the given directory, or from the adapter's base when the adapter directory has none.
+Device: CUDA when available, else CPU; dtype: bf16 on CUDA, fp32 on CPU, unless given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+import inference  # noqa: F401  (registers model_type "llada" with the Auto classes)
+from inference.adapters import ModelAdapter, get_adapter
+
+log = logging.getLogger(__name__)
+ADAPTER_CONFIG = "adapter_config.json"
+TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
+DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
+          "fp32": torch.float32, "float32": torch.float32}
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module  # eval mode, on `device`
+    tokenizer: object
+    adapter: ModelAdapter
+    device: torch.device
+    source: str  # "base" | "adapter" (a plain directory is "base", merged exports included)
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    return torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """bf16 on CUDA, fp32 elsewhere (CPU bf16 matmuls are slow and the tests compare fp32 logits)."""
+    if dtype is None:
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return DTYPES[dtype] if isinstance(dtype, str) else dtype
+
+
+def _has_file(name_or_path: str, filename: str) -> bool:
+    """Whether a local dir or Hub repo holds `filename` (a Hub lookup failure counts as absent)."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return (path / filename).is_file()
+    try:
+        from huggingface_hub import file_exists
+
+        return file_exists(name_or_path, filename)
+    except Exception:  # offline, bad repo id, ...: treat as a plain model name
+        return False
+
+
+def _adapter_base(name_or_path: str) -> str:
+    path = Path(name_or_path)
+    if path.is_dir():
+        return json.loads((path / ADAPTER_CONFIG).read_text())["base_model_name_or_path"]
+    from peft import PeftConfig
+
+    return PeftConfig.from_pretrained(name_or_path).base_model_name_or_path
+
+
+def load_tokenizer(name_or_path: str, fallback: str | None = None):
+    """The tokenizer of name_or_path, or of `fallback` (the adapter's base) when it ships none."""
+    if fallback is None or any(_has_file(name_or_path, f) for f in TOKENIZER_FILES):
+        return AutoTokenizer.from_pretrained(name_or_path)
+    return AutoTokenizer.from_pretrained(fallback)
+
+
+def load_model(name_or_path: str | Path, device: str | torch.device | None = None,
+               dtype: str | torch.dtype | None = None, base: str | None = None, merge: bool = True,
+               trust_remote_code: bool = False) -> LoadedModel:
+    """Model (eval mode), tokenizer and adapter for a base / adapter / merged directory or Hub name.
+
+    `base` overrides the adapter's base_model_name_or_path (e.g. when the base moved since training).
+    """
+    name = str(name_or_path)
+    dev = resolve_device(device)
+    kw = dict(dtype=resolve_dtype(dtype, dev), trust_remote_code=trust_remote_code)
+    if _has_file(name, ADAPTER_CONFIG):
+        from peft import PeftModel
+
+        base = base or _adapter_base(name)
+        model = PeftModel.from_pretrained(AutoModel.from_pretrained(base, **kw), name)
+        if merge:
+            model = model.merge_and_unload()
+        tokenizer, source = load_tokenizer(name, fallback=base), "adapter"
+    else:
+        model, tokenizer, source = AutoModel.from_pretrained(name, **kw), load_tokenizer(name), "base"
+    model = model.to(dev).eval()
+    return LoadedModel(model, tokenizer, get_adapter(model.config), dev, source)
+
+
+def format_prompt(tokenizer, prompt: str, chat: bool = False) -> str:
+    """The prompt text, wrapped in the tokenizer's chat template (user turn + generation prompt) when asked."""
+    if not chat:
+        return prompt
+    if not getattr(tokenizer, "chat_template", None):
+        log.warning("chat template requested but the tokenizer has none: using the raw prompt")
+        return prompt
+    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                         add_generation_prompt=True)
+
+
+def encode_prompts(tokenizer, prompts: list[str], chat: bool = False, mask_id: int | None = None,
+                   device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded ids [B, P] and attention mask [B, P] for the sampler; refuses a pad id equal to the mask id."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if mask_id is not None and pad == mask_id:
+        raise ValueError(f"the tokenizer pads with the mask token id {mask_id}; set pad_token to another token (EOS)")
+    texts = [format_prompt(tokenizer, p, chat) for p in prompts]
+    # A chat template writes its own BOS; a raw prompt gets the tokenizer's usual special tokens.
+    rows = [tokenizer(t, add_special_tokens=not chat)["input_ids"] for t in texts]
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], dtype=torch.long, device=device)  # [B, P]
+    att = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long, device=device)
+    return ids, att
