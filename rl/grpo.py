@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from inference.adapters import token_logits
 from rl.advantages import ADVANTAGES, frac_zero_std
-from rl.data import RLDataConfig, load_rl_problems
+from rl.problems import RLDataConfig, load_rl_problems
 from rl.estimators import EstimatorConfig, draw_masks, estimate_logps
 from rl.loss import grpo_loss
 from rl.rewards import REWARD_FUNCS, RewardConfig, score

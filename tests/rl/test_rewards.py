@@ -2,7 +2,7 @@
 
 import pytest
 
-from rl.data import RLDataConfig, load_rl_problems
+from rl.problems import RLDataConfig, load_rl_problems
 from rl.rewards import RewardConfig, code_reward, extract_program, format_reward, score
 
 TESTS = ["assert add(1, 2) == 3", "assert add(2, 2) == 4"]
