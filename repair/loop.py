@@ -1,0 +1,242 @@
+"""One problem through trace-guided repair (paper Stages 1-3): generate -> feedback tests -> localize -> remask -> infill.
+
+- `Engine` wraps a loaded model: prompt encoding, `generate` / `infill` (inference.sampler) and the decoding of the
+  generated tokens into a program with per-token character offsets (lines of the program -> tokens);
+- `Task` is what the loop may know of a problem: its prompt and a feedback runner bound to the FEEDBACK tests only.
+  Held-out tests are run by the caller on the final program (`heldout_result`) and never reach the loop;
+- `repair` iterates localize -> select -> infill up to R rounds while the feedback tests fail.
+Base-model prompt convention (evalplus): the prompt is a code prefix, the program is prompt + completion, where the
+completion is the generated text up to the first EOS/EOT; localized lines are lines of that full program.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from inference.remask import lines_to_positions, lowest_confidence, select_in_region
+from inference.sampler import generate, infill
+from repair.execution import Localization, ProblemResult, localize, run_tests
+
+SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Paper defaults (Appendix A); strategies derive their variants with dataclasses.replace."""
+
+    steps: int = 128  # N, stage-1 denoising steps
+    gen_length: int = 512  # L
+    block_length: int = 32  # semi-autoregressive block (LLaDA's code setting)
+    temperature: float = 0.0  # stage-1 sampling temperature
+    threshold: float | None = 0.9  # stage-1 confidence threshold (the sampler's fast commit)
+    repair_steps: int = 64  # S
+    budget_k: int = 64  # K
+    window: int = 1  # w, +-lines around an exception frame
+    max_trace_lines: int = 20  # M, last executed lines before an assertion failure
+    rounds: int = 3  # R_max
+    repair_temperature: float = 0.2  # tau
+    selection: str = "low_confidence"  # inside the region: low_confidence | random (ablation)
+    localization: str = "trace"  # trace (ours) | global (K globally lowest-confidence tokens)
+    samples: int = 1  # best-of-n
+    sample_temperature: float = 0.2  # best-of-n samples (greedy samples would be identical)
+
+
+@dataclass
+class Candidate:
+    sequence: torch.Tensor  # [1, P + G] prompt + generated tokens
+    confidences: torch.Tensor  # [1, P + G] confidence of each token at its commit step (prompt: 1)
+    prompt_len: int  # P
+    completion_ids: list[int]  # generated tokens before the first EOS/EOT (what the program is made of)
+    program: str  # prompt text + decoded completion
+    offsets: list[tuple[int, int]]  # per completion token: its character span in `program`
+
+
+@dataclass
+class RoundRecord:
+    method: str  # exception | assertion | fallback | global
+    lines: list[int]  # localized 1-based program lines (empty for fallback / global)
+    positions: list[int]  # remasked indices into the generated tokens
+    nfe: int
+    status: str = ""  # feedback status after this round's infill
+
+
+@dataclass
+class Outcome:
+    initial: Candidate
+    final: Candidate
+    nfe: int
+    initial_feedback: ProblemResult
+    final_feedback: ProblemResult
+    rounds: list[RoundRecord] = field(default_factory=list)
+
+
+Feedback = Callable[[str, bool], ProblemResult]  # (program, trace) -> results of the feedback tests only
+
+
+@dataclass
+class Task:
+    task_id: str
+    prompt: str
+    prompt_ids: torch.Tensor  # [1, P]
+    feedback: Feedback
+    seed: int
+    cache: dict = field(default_factory=dict)  # stage-1 generations shared by the strategies of one seed
+
+
+# ---- the model side ----
+def completion_offsets(tokenizer, ids: list[int], start: int) -> tuple[str, list[tuple[int, int]]]:
+    """Decoded text of `ids` and each token's span, shifted by `start` (the prompt's length in characters).
+
+    Spans come from decoding growing prefixes, so they follow the tokenizer's own detokenization (byte-level BPE
+    pieces, merged multi-byte characters); O(n^2) decode calls, negligible next to the model's forward passes.
+    """
+    def dec(k: int) -> str:
+        return tokenizer.decode(ids[:k], skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    text, offsets, prev = dec(len(ids)), [], 0
+    for k in range(1, len(ids) + 1):
+        end = min(max(prev, len(dec(k))), len(text))
+        offsets.append((start + prev, start + end))
+        prev = end
+    return text, offsets
+
+
+@dataclass
+class Engine:
+    model: torch.nn.Module
+    tokenizer: object
+    mask_id: int
+    device: torch.device
+    stop_ids: tuple[int, ...] = ()  # EOS / EOT: the completion ends at the first of them
+
+    @classmethod
+    def from_loaded(cls, loaded) -> Engine:
+        tok = loaded.tokenizer
+        stops = {loaded.adapter.eos_token_id, tok.eos_token_id, tok.convert_tokens_to_ids("<|eot_id|>")}
+        stops = tuple(sorted(i for i in stops if isinstance(i, int) and i >= 0 and i != tok.unk_token_id))
+        return cls(loaded.model, tok, loaded.adapter.mask_token_id, loaded.device, stops)
+
+    def encode(self, prompt: str) -> torch.Tensor:
+        return torch.tensor([self.tokenizer(prompt)["input_ids"]], dtype=torch.long, device=self.device)
+
+    def candidate(self, sequence: torch.Tensor, confidences: torch.Tensor, prompt_len: int, prompt: str) -> Candidate:
+        gen = sequence[0, prompt_len:].tolist()
+        cut = next((i for i, t in enumerate(gen) if t in self.stop_ids), len(gen))
+        text, offsets = completion_offsets(self.tokenizer, gen[:cut], len(prompt))
+        return Candidate(sequence, confidences, prompt_len, gen[:cut], prompt + text, offsets)
+
+    def generate(self, task: Task, cfg: LoopConfig, steps: int, temperature: float,
+                 generator: torch.Generator) -> tuple[Candidate, int]:
+        block = min(cfg.block_length, cfg.gen_length)
+        out = generate(self.model, task.prompt_ids, steps=steps, gen_length=cfg.gen_length, block_length=block,
+                       temperature=temperature, mask_id=self.mask_id, generator=generator, threshold=cfg.threshold)
+        P = task.prompt_ids.shape[1]
+        conf = torch.cat([out.confidences.new_ones(1, P), out.confidences], dim=1)  # [1, P + G]
+        return self.candidate(out.sequences, conf, P, task.prompt), out.nfe
+
+    def infill(self, cand: Candidate, positions: torch.Tensor, steps: int, temperature: float, prompt: str,
+               generator: torch.Generator) -> tuple[Candidate, int]:
+        out = infill(self.model, cand.sequence, positions, steps=steps, temperature=temperature,
+                     mask_id=self.mask_id, generator=generator, confidences=cand.confidences)
+        return self.candidate(out.sequences, out.confidences, cand.prompt_len, prompt), out.nfe
+
+
+def make_generator(device: torch.device, *parts) -> torch.Generator:
+    """A generator seeded from (seed, task, stream): reruns and resumed runs draw the same numbers."""
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return torch.Generator(device=device).manual_seed(int.from_bytes(digest[:8], "big") >> 1)
+
+
+def generation_key(cfg: LoopConfig, temperature: float, sample: int = 0) -> tuple:
+    return (cfg.steps, cfg.gen_length, cfg.block_length, cfg.threshold, temperature, sample)
+
+
+def initial(engine: Engine, task: Task, cfg: LoopConfig, sample: int = 0,
+            temperature: float | None = None) -> tuple[Candidate, int]:
+    """Stage 1, cached per task: strategies with the same seed start from the same candidate (paired comparison).
+
+    A cached generation still costs its NFE in every strategy that uses it (honest per-strategy accounting).
+    """
+    temperature = cfg.temperature if temperature is None else temperature
+    key = generation_key(cfg, temperature, sample)
+    if key not in task.cache:
+        gen = make_generator(engine.device, task.seed, task.task_id, "generate", sample)
+        task.cache[key] = engine.generate(task, cfg, cfg.steps, temperature, gen)
+    return task.cache[key]
+
+
+# ---- pure pieces ----
+def error_type(result: ProblemResult) -> str | None:
+    """syntax | runtime | assertion for a failing feedback run (the program does not load / raises / is wrong)."""
+    failing = [t for t in result.tests if t.status != "pass"]
+    if not failing:
+        return None
+    if any(t.exc_type in SYNTAX_ERRORS for t in failing):
+        return "syntax"
+    if any(t.status != "fail" and t.exc_type != "AssertionError" for t in failing):
+        return "runtime"
+    return "assertion"
+
+
+def select_positions(cand: Candidate, loc: Localization, cfg: LoopConfig,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, str]:
+    """Stage 3 selection -> (bool positions [1, P + G], method used). Only generated tokens are ever selected.
+
+    Localized lines -> their tokens (<= K: all; else K by `cfg.selection`); nothing usable -> K globally lowest.
+    """
+    L, P = cand.sequence.shape[1], cand.prompt_len
+    if cfg.localization == "trace" and loc.method in ("exception", "assertion"):
+        region = lines_to_positions(cand.offsets, cand.program, loc.lines, L, start=P).to(cand.sequence.device)
+        if region.any():
+            return select_in_region(cand.confidences, region[None], cfg.budget_k, cfg.selection, generator), loc.method
+    generated = torch.zeros_like(cand.sequence, dtype=torch.bool)
+    generated[:, P:] = True
+    method = "global" if cfg.localization == "global" else "fallback"
+    return lowest_confidence(cand.confidences, cfg.budget_k, generated), method
+
+
+# ---- the loop ----
+def repair(engine: Engine, task: Task, cand: Candidate, nfe: int, cfg: LoopConfig) -> Outcome:
+    """Stages 2-3 up to cfg.rounds times while the feedback tests fail; only feedback results drive decisions."""
+    trace = cfg.localization == "trace"
+    first = fb = task.feedback(cand.program, trace)
+    start, rounds = cand, []
+    for r in range(cfg.rounds):
+        if fb.status == "pass":
+            break
+        loc = (localize(fb.tests, cand.program, window=cfg.window, max_trace_lines=cfg.max_trace_lines)
+               if trace else Localization("fallback"))
+        gen = make_generator(engine.device, task.seed, task.task_id, "repair", r)
+        positions, method = select_positions(cand, loc, cfg, gen)
+        cand, used = engine.infill(cand, positions, cfg.repair_steps, cfg.repair_temperature, task.prompt, gen)
+        nfe += used
+        idx = (positions[0].nonzero().flatten() - cand.prompt_len).tolist()
+        lines = loc.lines if method in ("exception", "assertion") else []
+        rounds.append(RoundRecord(method, list(lines), idx, used))
+        fb = task.feedback(cand.program, trace)  # the next round's input; after the last, only recorded
+        rounds[-1].status = fb.status
+    return Outcome(start, cand, nfe, first, fb, rounds)
+
+
+# ---- binding a problem's tests ----
+def make_task(engine: Engine, problem, feedback_indices: list[int], seed: int, *, limits, pool,
+              max_trace_lines: int = 256) -> Task:
+    """A Task whose feedback runner can only run `feedback_indices` (the T_fb of the split)."""
+    indices = list(feedback_indices)
+
+    def feedback(program: str, trace: bool) -> ProblemResult:
+        with pool.lease() as sb:
+            return run_tests(problem, program, indices, limits=limits, trace=trace,
+                             max_trace_lines=max_trace_lines, sandbox=sb)
+
+    return Task(problem.task_id, problem.prompt, engine.encode(problem.prompt), feedback, seed)
+
+
+def heldout_result(problem, heldout_indices: list[int], program: str, *, limits, pool) -> ProblemResult:
+    """pass@1 evaluation on T_eval, after every decision about this problem has been made."""
+    with pool.lease() as sb:
+        return run_tests(problem, program, list(heldout_indices), limits=limits, sandbox=sb)
