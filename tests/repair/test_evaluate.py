@@ -1,0 +1,236 @@
+"""repair.loop / strategies / evaluate on the tiny model: positions passed to infill, fixed tokens, the feedback-only
+decision rule, and the CLI end to end including a killed-and-resumed run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from data.problems import problem_from_row, split_tests
+from data.tiny_problems import TINY_PROBLEMS
+from data.tokenize import line_token_positions
+from repair.execution import Limits, ProblemResult, SandboxPool, TestResult
+from repair.loop import (
+    Engine,
+    LoopConfig,
+    completion_offsets,
+    error_type,
+    generation_key,
+    heldout_result,
+    make_task,
+)
+from repair.strategies import MAIN, STRATEGIES, parse_strategies, run_strategy
+
+REPO = Path(__file__).resolve().parents[2]
+LIMITS = Limits(timeout_per_test=2.0, timeout_per_problem=10.0, grace=0.5)
+CFG = LoopConfig(steps=8, gen_length=32, block_length=32, threshold=None, repair_steps=4, budget_k=64, rounds=1)
+MAIN_STRATEGIES = "no-repair,global-low-confidence,best-of-2,trace-guided"
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with SandboxPool(1) as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir):
+    from inference.loading import load_model
+
+    return Engine.from_loaded(load_model(tiny_model_dir, device="cpu"))
+
+
+class Spy:
+    """Wraps engine.infill: records (sequence in, positions, sequence out) of every repair round."""
+
+    def __init__(self, engine: Engine):
+        self.calls, self._infill = [], engine.infill
+        engine.infill = self
+
+    def __call__(self, cand, positions, *args, **kw):
+        new, nfe = self._infill(cand, positions, *args, **kw)
+        self.calls.append((cand, positions.clone(), new))
+        return new, nfe
+
+
+def _problem(tests=None):
+    row = dict(TINY_PROBLEMS[0])  # add(a, b)
+    return problem_from_row(dict(row, tests=tests) if tests else row, dataset="")
+
+
+def _task_with(engine, problem, completion, pool, cfg=CFG, seed=0, conf=None):
+    """A task whose stage-1 candidate is `completion` (injected into the generation cache)."""
+    task = make_task(engine, problem, split_tests(problem).feedback, seed, limits=LIMITS, pool=pool)
+    ids = engine.tokenizer(completion, add_special_tokens=False)["input_ids"]
+    eos = engine.stop_ids[0]
+    gen = torch.tensor([ids + [eos] * (cfg.gen_length - len(ids))])
+    seq = torch.cat([task.prompt_ids, gen], dim=1)
+    P = task.prompt_ids.shape[1]
+    confs = torch.ones(seq.shape)
+    confs[0, P:] = torch.linspace(0.05, 0.95, cfg.gen_length) if conf is None else conf
+    cand = engine.candidate(seq, confs, P, task.prompt)
+    assert cand.program == problem.prompt + completion
+    task.cache[generation_key(cfg, cfg.temperature, 0)] = (cand, cfg.steps)
+    return task, cand
+
+
+# ---- pure pieces ----
+def test_registry_and_paper_settings():
+    assert sorted(parse_strategies("main,ablations")) == sorted(STRATEGIES)
+    assert parse_strategies("trace-guided,trace-guided") == ["trace-guided"]
+    with pytest.raises(ValueError):
+        parse_strategies("core")
+    paper = LoopConfig()
+    cfg = {n: s.configure(paper) for n, s in STRATEGIES.items()}
+    assert (cfg["global-low-confidence"].repair_steps, cfg["global-low-confidence"].rounds) == (32, 1)
+    assert (cfg["best-of-2"].steps, cfg["best-of-2"].samples) == (80, 2)
+    assert cfg["trace-guided"] == paper and cfg["wide-window"].window == 5
+    assert (cfg["s8"].repair_steps, cfg["s16"].repair_steps, cfg["random-in-region"].selection) == (8, 16, "random")
+
+
+def test_error_type_of_initial_failure():
+    def res(*tests):
+        return ProblemResult("t", "x", 0, len(tests), list(tests))
+
+    assert error_type(res(TestResult(0, "pass"))) is None
+    assert error_type(res(TestResult(0, "error", "SyntaxError"), TestResult(1, "error", "SyntaxError"))) == "syntax"
+    assert error_type(res(TestResult(0, "fail"), TestResult(1, "error", "ZeroDivisionError"))) == "runtime"
+    assert error_type(res(TestResult(0, "fail"), TestResult(1, "timeout"))) == "runtime"
+    assert error_type(res(TestResult(0, "fail"), TestResult(1, "error", "AssertionError"))) == "assertion"
+
+
+def test_completion_offsets_tile_program(tiny_tokenizer):
+    prompt, completion = "def f(x):\n", "    y = 'é€'\n    return x + 1\n"
+    ids = tiny_tokenizer(completion, add_special_tokens=False)["input_ids"]
+    text, offsets = completion_offsets(tiny_tokenizer, ids, len(prompt))
+    assert text == completion and offsets[0][0] == len(prompt) and offsets[-1][1] == len(prompt + completion)
+    assert all(a[1] == b[0] for a, b in zip(offsets, offsets[1:]))  # contiguous, no gaps
+    line3 = line_token_positions(offsets, prompt + completion, {3})
+    assert "return" in tiny_tokenizer.decode([ids[i] for i in line3])
+
+
+# ---- the loop on the tiny model ----
+def test_trace_guided_remasks_only_localized_lines_and_keeps_the_rest(engine, pool):
+    problem = _problem()
+    task, cand = _task_with(engine, problem, "    x = 1\n    return a + undefined_name\n", pool)
+    spy = Spy(engine)
+    try:
+        out = run_strategy("trace-guided", engine, task, CFG)
+        (rnd,) = out.rounds
+        assert (rnd.method, rnd.lines) == ("exception", [3, 4])  # NameError on line 4, +-1, clipped
+        region = line_token_positions(cand.offsets, cand.program, set(rnd.lines))
+        before, positions, after = spy.calls[0]
+        P = cand.prompt_len
+        assert sorted(rnd.positions) == region == (positions[0].nonzero().flatten() - P).tolist()  # |I| <= K
+        assert torch.equal(before.sequence[~positions], after.sequence[~positions])  # fixed tokens unchanged
+        assert out.nfe == CFG.steps + rnd.nfe and rnd.nfe == min(CFG.repair_steps, len(region))
+
+        # K smaller than the region: the K lowest-confidence tokens inside it (confidence rises with position)
+        task, cand = _task_with(engine, problem, "    x = 1\n    return a + undefined_name\n", pool)
+        out = run_strategy("trace-guided", engine, task, replace(CFG, budget_k=3))
+        assert out.rounds[0].positions == region[:3]
+        _, positions, after = spy.calls[-1]
+        assert torch.equal(cand.sequence[~positions], after.sequence[~positions])
+    finally:
+        del engine.infill
+
+
+def test_global_low_confidence_remasks_k_lowest_generated_tokens(engine, pool):
+    conf = torch.rand(CFG.gen_length, generator=torch.Generator().manual_seed(3))
+    task, cand = _task_with(engine, _problem(), "    return a +\n", pool, conf=conf)
+    out = run_strategy("global-low-confidence", engine, task, replace(CFG, budget_k=5))
+    (rnd,) = out.rounds
+    assert rnd.method == "global" and sorted(rnd.positions) == sorted(conf.argsort()[:5].tolist())
+    assert rnd.nfe == 5  # min(S = 32, 5 masked tokens): the sampler skips steps with nothing to commit
+
+
+def test_decisions_use_feedback_tests_only(engine, pool, monkeypatch):
+    """Two problems that differ only in their held-out tests get identical decisions; the loop never runs them."""
+    import repair.loop as loop
+
+    probe = _problem(["assert add(1, 2) == 3"] * 5)
+    fb = split_tests(probe).feedback
+    good = ["assert add(1, 2) == 3" if i in fb else f"assert add({i}, 1) == {i + 1}" for i in range(5)]
+    bad = ["assert add(1, 2) == 3" if i in fb else f"assert add({i}, 1) == {i + 7}" for i in range(5)]
+    seen: list[list[int]] = []
+    real = loop.run_tests
+
+    def recording(problem, program, indices=None, **kw):
+        seen.append(list(indices))
+        return real(problem, program, indices, **kw)
+
+    monkeypatch.setattr(loop, "run_tests", recording)
+    cfg = replace(CFG, rounds=2)
+    for completion, rounds in (("    return a + b\n", 0), ("    return a - b\n", 2)):
+        outs, held = [], []
+        for tests in (good, bad):
+            problem = _problem(tests)
+            task, _ = _task_with(engine, problem, completion, pool, cfg=cfg)
+            seen.clear()
+            outs.append(run_strategy("trace-guided", engine, task, cfg))
+            assert seen and all(set(ix) <= set(fb) for ix in seen)  # only T_fb ran during the loop
+            held.append(heldout_result(problem, split_tests(problem).heldout, outs[-1].final.program,
+                                       limits=LIMITS, pool=pool))
+        a, b = outs
+        assert len(a.rounds) == rounds and [asdict(r) for r in a.rounds] == [asdict(r) for r in b.rounds]
+        assert a.final.program == b.final.program and a.nfe == b.nfe
+        if rounds == 0:  # passes feedback: stops at once, whatever held-out says
+            assert (held[0].status, held[1].status) == ("pass", "fail")
+
+
+# ---- the CLI ----
+def _kill_then_resume(args: list[str], out: Path, n_problems: int, strategies: list[str]) -> None:
+    cmd = [sys.executable, "-m", "repair.evaluate", *args, "--out", str(out)]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    log = open(out.parent / f"{out.name}.log", "w")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 600
+    while proc.poll() is None and time.monotonic() < deadline:
+        if any(p.stat().st_size for p in (out / "runs").glob("*.jsonl")):
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, f"finished before it could be killed: {(out.parent / f'{out.name}.log').read_text()}"
+    proc.kill()  # SIGKILL: no cleanup, as in a crash
+    proc.wait()
+    partial = {p.name: len(p.read_text().splitlines()) for p in (out / "runs").glob("*.jsonl")}
+    assert sum(partial.values()) < n_problems * len(strategies)
+    subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=900)
+    for name in strategies:
+        rows = [json.loads(line) for line in (out / "runs" / f"{name}.seed0.jsonl").read_text().splitlines()]
+        assert len(rows) == n_problems == len({r["task_id"] for r in rows})  # complete, no duplicates
+        assert all(r["nfe"] > 0 and r["heldout"][1] > 0 for r in rows)
+    for name in ("results.json", "report.md", "figure2_localization.png", "figure3_edit_distance.png", "config.json"):
+        assert (out / name).stat().st_size > 0
+    results = json.loads((out / "results.json").read_text())
+    assert sorted(results["strategies"]) == sorted(strategies)
+    assert all(s["seeds"]["0"]["problems"] == n_problems for s in results["strategies"].values())
+
+
+def test_cli_small_run_killed_and_resumed(tiny_model_dir, tmp_path):
+    args = ["--model", str(tiny_model_dir), "--dataset", "mbpp", "--limit", "2", "--gen-length", "32",
+            "--steps", "8", "--repair-steps", "4", "--budget-k", "8", "--rounds", "2", "--seeds", "0",
+            "--strategies", MAIN_STRATEGIES, "--workers", "1"]
+    _kill_then_resume(args, tmp_path / "out", 2, MAIN)
+    # the report entry point regenerates the same tables from the jsonl files alone
+    before = json.loads((tmp_path / "out" / "results.json").read_text())
+    (tmp_path / "out" / "report.md").unlink()
+    subprocess.run([sys.executable, "-m", "repair.report", "--out", str(tmp_path / "out")], cwd=REPO, check=True,
+                   env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, timeout=120)
+    assert json.loads((tmp_path / "out" / "results.json").read_text()) == before
+    assert (tmp_path / "out" / "report.md").exists()
+
+
+@pytest.mark.slow
+def test_cli_tiny_mbpp_six_problems_killed_and_resumed(tiny_model_dir, tmp_path):
+    args = ["--model", str(tiny_model_dir), "--dataset", "mbpp", "--limit", "6", "--gen-length", "64",
+            "--steps", "16", "--repair-steps", "8", "--budget-k", "16", "--seeds", "0",
+            "--strategies", MAIN_STRATEGIES, "--workers", "1"]
+    _kill_then_resume(args, tmp_path / "out", 6, MAIN)
