@@ -33,6 +33,7 @@ import psutil
 ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zygote.py")
 NAMESPACE_FLAGS = ("--net", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child")
 GiB = 1 << 30
+PIDS_CGROUP = "/sys/fs/cgroup/pids"  # cgroup v1 pids controller, when mounted and writable
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,15 @@ class Isolation:
     filesystem: bool
     capabilities: bool
     detail: str = ""
+    process_limit: bool = False  # a pids cgroup caps the number of processes (root ignores RLIMIT_NPROC)
 
     @property
     def active(self) -> bool:
         return self.network and self.pid and self.filesystem and self.capabilities
 
     def describe(self) -> str:
-        parts = [f"{k}={'on' if getattr(self, k) else 'OFF'}" for k in ("network", "pid", "filesystem", "capabilities")]
+        keys = ("network", "pid", "filesystem", "capabilities", "process_limit")
+        parts = [f"{k}={'on' if getattr(self, k) else 'OFF'}" for k in keys]
         return "sandbox isolation: " + " ".join(parts) + (f" ({self.detail})" if self.detail else "")
 
 
@@ -105,10 +108,13 @@ def child_env() -> dict[str, str]:
 class Sandbox:
     """One fork server; not thread-safe (use a SandboxPool to share between threads)."""
 
-    def __init__(self, isolate: bool | None = None):
+    def __init__(self, isolate: bool | None = None, max_processes: int = 512):
         self.isolate = namespaces_available() if isolate is None else isolate
+        self.max_processes = max_processes
         self.isolation: Isolation | None = None
         self._proc: subprocess.Popen | None = None
+        self._cgroup: str | None = None
+        self._group: int | None = None
         self._start()
 
     # ---- lifecycle ----
@@ -124,8 +130,9 @@ class Sandbox:
         hello = self._reader.readline()
         if not hello:
             raise RuntimeError("sandbox fork server failed to start")
-        self.isolation = Isolation(**json.loads(hello)["isolation"])
         self._root = self._zygote_process()
+        self._cgroup = _pids_cgroup(self._root.pid, self.max_processes)
+        self.isolation = Isolation(**json.loads(hello)["isolation"], process_limit=self._cgroup is not None)
 
     def _zygote_process(self) -> psutil.Process:
         proc = psutil.Process(self._proc.pid)
@@ -153,10 +160,18 @@ class Sandbox:
             pass
         self._proc.wait()
         self._proc = None
+        _remove_cgroup(self._cgroup)
+        self._cgroup = None
 
     def sweep(self) -> None:
         """SIGKILL every process below the zygote (whole groups first) until none is left."""
         own = os.getpgid(0)
+        if self._group is not None:
+            try:
+                os.killpg(self._group, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self._group = None
         for _ in range(100):
             try:
                 procs = self._root.children(recursive=True)
@@ -176,6 +191,27 @@ class Sandbox:
         raise RuntimeError("sandbox sweep could not terminate the candidate's processes")
 
     # ---- one run ----
+    def _deliver(self, data: bytes, res_w: int, out_w: int) -> RawRun | None:
+        """Hand the payload and the write ends to the zygote; a RawRun if the zygote turned out to be dead."""
+        try:
+            try:
+                socket.send_fds(self._sock, [struct.pack("!Q", len(data))], [res_w, out_w])
+            finally:
+                os.close(res_w)
+                os.close(out_w)
+            self._sock.sendall(data)
+            reply = self._reader.readline()
+            if reply:
+                # Without a pid namespace the reported pid is a host pid: remember the group, in case the
+                # candidate kills the zygote and its orphans escape the sweep below it.
+                self._group = None if self.isolation.pid else json.loads(reply)["pid"]
+                return None
+        except OSError:
+            pass
+        # Only possible without a pid namespace (there the zygote is an unkillable pid 1); restarted next run.
+        self._proc.kill()
+        return RawRun(ended="exit", output=b"sandbox fork server died")
+
     def run(self, payload: dict, limits: Limits) -> RawRun:
         if not self.alive():
             self.close()
@@ -187,14 +223,9 @@ class Sandbox:
         out_r, out_w = os.pipe()
         started = time.monotonic()
         try:
-            data = pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL)
-            socket.send_fds(self._sock, [struct.pack("!Q", len(data))], [res_w, out_w])
-            os.close(res_w)
-            os.close(out_w)
-            self._sock.sendall(data)
-            if not self._reader.readline():
-                raise RuntimeError("sandbox fork server died")
-            raw = _watch(res_r, out_r, token, limits, started)
+            raw = self._deliver(pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL), res_w, out_w)
+            if raw is None:
+                raw = _watch(res_r, out_r, token, limits, started)
         finally:
             self.sweep()
             for fd in (res_r, out_r):
@@ -203,6 +234,32 @@ class Sandbox:
                 shutil.rmtree(workdir, ignore_errors=True)
         raw.seconds = time.monotonic() - started
         return raw
+
+
+def _pids_cgroup(pid: int, max_pids: int) -> str | None:
+    """Put the zygote (and so every process of every run) in a pids cgroup: a fork bomb stops at max_pids."""
+    path = os.path.join(PIDS_CGROUP, f"diffucode-{pid}-{secrets.token_hex(4)}")
+    try:
+        os.mkdir(path)
+        with open(os.path.join(path, "pids.max"), "w") as f:
+            f.write(str(max_pids))
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+    except OSError:
+        _remove_cgroup(path)
+        return None
+    return path
+
+
+def _remove_cgroup(path: str | None) -> None:
+    for _ in range(50):
+        if path is None or not os.path.isdir(path):
+            return
+        try:
+            os.rmdir(path)
+            return
+        except OSError:
+            time.sleep(0.02)  # still emptying
 
 
 def _watch(res_r: int, out_r: int, token: str, limits: Limits, started: float) -> RawRun:

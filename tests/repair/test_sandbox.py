@@ -149,6 +149,16 @@ def test_orphaned_grandchildren_do_not_survive(pool):
     assert alive == []
 
 
+def test_fork_bomb_is_capped_and_swept(pool):
+    if not pool.isolation().process_limit:
+        pytest.skip("no pids cgroup here: a real fork bomb would hit the whole machine")
+    prog = ("import os, time\ndef add(a, b):\n    n = 0\n    while True:\n        try:\n"
+            "            pid = os.fork()\n        except OSError:\n            return n\n"
+            "        if pid == 0:\n            time.sleep(100)\n            os._exit(0)\n        n += 1\n")
+    res = run(pool, prog, problem=Toy(inputs=[[1, 2]], expected=[["v", 3]]))
+    assert res.status == "fail" and int(res.tests[0].message.split("got ")[1]) < 1000
+
+
 def test_writes_outside_the_workdir_do_not_persist(pool, tmp_path):
     if not pool.isolation().filesystem:
         pytest.skip("filesystem isolation inactive here")
