@@ -158,7 +158,7 @@ def table1(summary: dict, dataset: str) -> list[str]:
     paper = PAPER.get(dataset, {})
     lines = ["| strategy | pass@1 (%) mean ± std | seeds | problems | NFE / problem | NFE total | paper pass@1 | paper NFE |",
              "|---|---|---|---|---|---|---|---|"]
-    for name in [s for s in MAIN if s in summary] + [s for s in summary if s not in MAIN and s == "core"]:
+    for name in [s for s in MAIN if s in summary]:
         e = summary[name]
         probs = "/".join(str(s["problems"]) for s in e["seeds"].values())
         lines.append(f"| {name} | {_pct(e['pass@1_mean'])} ± {_pct(e['pass@1_std'])} | {len(e['seeds'])} | {probs} "
@@ -283,7 +283,7 @@ def figure3(runs: dict, path: Path, title: str) -> None:
 
 # ---- the report ----
 def _header(config: dict, summary: dict) -> list[str]:
-    dataset = config.get("dataset", "?")
+    dataset = config.get("dataset") or config.get("problems") or "?"
     paper = PAPER.get(dataset, {})
     lines = [f"# Trace-guided repair evaluation: {config.get('model', '?')} on {dataset}", ""]
     if config.get("command"):
@@ -300,8 +300,8 @@ def _header(config: dict, summary: dict) -> list[str]:
 def render(runs: dict, config: dict) -> tuple[str, dict]:
     summary = summarize(runs)
     strategies = list(dict.fromkeys(s for s, _ in sorted(runs)))
-    main = [s for s in MAIN if s in strategies] + [s for s in strategies if s not in MAIN and s == "core"]
-    ablations = [s for s in strategies if s not in MAIN and s != "core"]
+    main = [s for s in MAIN if s in strategies]
+    ablations = [s for s in strategies if s not in MAIN]
     md = _header(config, summary)
     md += ["## Table 1: pass@1 on held-out tests and compute", ""] + table1(summary, config.get("dataset", "")) + [""]
     md += ["## Table 2: ablations", ""] + table2(summary, ablations) + [""]
