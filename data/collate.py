@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import torch
 
+from data.examples import REGION_IDS
+
+REGION_TEXT = REGION_IDS["text"]
+
 
 def collate(rows: list[dict], pad_id: int, pad_with_eos: bool = True, pad_weight: float = 1.0) -> dict[str, torch.Tensor]:
-    """rows: dicts with input_ids (list[int]), prompt_len (int) and optional per-token lists (weights, span_ids).
+    """rows: dicts with input_ids (list[int]), prompt_len (int) and optional per-token lists (weights, span_ids,
+    regions).
 
-    Returns input_ids, attention_mask, maskable [B, L] and, when present, weights [B, L] float, span_ids [B, L] long.
+    Returns input_ids, attention_mask, maskable [B, L] and, when present, weights [B, L] float, span_ids and regions [B, L] long.
     """
     B, L = len(rows), max(len(r["input_ids"]) for r in rows)
     input_ids = torch.full((B, L), pad_id, dtype=torch.long)
@@ -20,6 +25,7 @@ def collate(rows: list[dict], pad_id: int, pad_with_eos: bool = True, pad_weight
     prompt = torch.zeros((B, L), dtype=torch.bool)
     weights = torch.full((B, L), pad_weight, dtype=torch.float32)
     span_ids = torch.full((B, L), -1, dtype=torch.long)
+    regions = torch.full((B, L), REGION_TEXT, dtype=torch.long)  # EOS padding is answer text
     for i, r in enumerate(rows):
         n = len(r["input_ids"])
         input_ids[i, :n] = torch.tensor(r["input_ids"])
@@ -29,6 +35,8 @@ def collate(rows: list[dict], pad_id: int, pad_with_eos: bool = True, pad_weight
             weights[i, :n] = torch.tensor(r["weights"], dtype=torch.float32)
         if "span_ids" in r:
             span_ids[i, :n] = torch.tensor(r["span_ids"], dtype=torch.long)
+        if "regions" in r:
+            regions[i, :n] = torch.tensor(r["regions"], dtype=torch.long)
     supervised = torch.ones_like(real) if pad_with_eos else real
     batch = {
         "input_ids": input_ids,
@@ -38,4 +46,6 @@ def collate(rows: list[dict], pad_id: int, pad_with_eos: bool = True, pad_weight
     }
     if any("span_ids" in r for r in rows):
         batch["span_ids"] = span_ids
+    if any("regions" in r for r in rows):
+        batch["regions"] = regions
     return batch

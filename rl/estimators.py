@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
+from corruption.maskers import complementary_masks
+
 LogitsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (ids [N, L], attention_mask [N, L]) -> [N, L, V]
 
 
@@ -48,9 +50,7 @@ def draw_coupled(completion_mask: torch.Tensor, generator: torch.Generator | Non
     """completion_mask [N, C] bool (real completion tokens). passes 2: the complementary pair; 3: + fully masked."""
     N, C = completion_mask.shape
     t = t_min + (t_max - t_min) * _uniform((N,), generator)  # [N]
-    u = _uniform((N, C), generator)  # [N, C]
-    m1 = (u < t[:, None]) & completion_mask
-    m2 = ~m1 & completion_mask
+    m1, m2 = complementary_masks(completion_mask, t, generator)  # [N, C] each, exact complements
     w1, w2 = (1.0 / t, 1.0 / (1.0 - t)) if weighted else (torch.ones(N), torch.ones(N))
     if passes == 2:
         return MaskDraw(torch.stack([m1, m2]), None, torch.stack([w1, w2]), 1.0)

@@ -89,7 +89,8 @@ def train_step(cfg: Config, engine, adapter, batches: list[dict], step: int, tot
         gen = torch.Generator().manual_seed(hash((cfg.seed, step, dist.rank(), m)) % 2**62)
         p_mask = sample_p_mask(cfg.schedule, batch["input_ids"].shape[0], step, total_steps, generator=gen)
         mb = MASKERS[cfg.masker](batch["input_ids"], batch["maskable"], p_mask, adapter.mask_token_id,
-                                 generator=gen, weights=batch["weights"], span_ids=batch.get("span_ids"))
+                                 generator=gen, weights=batch["weights"], span_ids=batch.get("span_ids"),
+                                 regions=batch.get("regions"))
         logits = token_logits(engine, mb.noisy_ids.to(dev), batch["attention_mask"].to(dev), adapter)
         parts = loss_parts(logits, batch["input_ids"].to(dev), mb.is_masked.to(dev), mb.p_mask.to(dev),
                            batch["maskable"].to(dev))

@@ -43,7 +43,7 @@ def build_rows(source: SourceConfig, tokenizer, max_length: int, chat_template: 
         if not w.parsed_ok:
             skipped["unparsable_code"] += 1  # kept: the masker falls back to uniform for these tokens
         rows.append({"input_ids": tok.input_ids, "prompt_len": tok.prompt_len, "weights": w.weights,
-                     "tier_ids": w.tier_ids, "span_ids": w.span_ids})
+                     "tier_ids": w.tier_ids, "span_ids": w.span_ids, "regions": tok.regions})
     return rows, {"kept": len(rows), "skipped": dict(skipped)}
 
 

@@ -65,7 +65,7 @@ def bare_loop(model_dir: str, batch: dict, steps: int, lr: float) -> float:
         gen = torch.Generator().manual_seed(step)
         p = sample_p_mask("linear", batch["input_ids"].shape[0], step, steps, generator=gen)
         mb = MASKERS["ast"](batch["input_ids"], batch["maskable"], p, adapter.mask_token_id, generator=gen,
-                            weights=batch["weights"], span_ids=batch.get("span_ids"))
+                            weights=batch["weights"], span_ids=batch.get("span_ids"), regions=batch.get("regions"))
         logits = model(input_ids=mb.noisy_ids, attention_mask=batch["attention_mask"]).logits
         loss = llada_loss(loss_parts(logits, batch["input_ids"], mb.is_masked, mb.p_mask, batch["maskable"]))
         loss.backward()
