@@ -165,6 +165,7 @@ def _run_one(emit, codec, namespace, payload, index, spec) -> None:
 def run(payload: dict, result_fd: int, codec) -> None:
     """Entry point in the child: `payload` comes from the parent (trusted), `codec` is the loaded codec module."""
     emit = _writer(result_fd, payload["token"])
+    emit("start")  # the parent's per-test clock starts here, not at fork time
     faulthandler.enable(file=sys.__stderr__ or open(2, "w", closefd=False))
     sys.stdout = _CappedStream(1, payload["output_cap"])
     sys.stderr = _CappedStream(2, payload["output_cap"])

@@ -8,7 +8,7 @@ import pytest
 
 from repair.execution import Limits, SandboxPool, TestResult, localize, run_tests
 
-LIMITS = Limits(timeout_per_test=1.0, timeout_per_problem=5.0, grace=0.5)
+LIMITS = Limits(timeout_per_test=1.0, timeout_per_problem=5.0, grace=1.0)
 PROGRAM = "\n".join(f"x{k} = {k}" for k in range(1, 11)) + "\n"  # 10 lines
 
 

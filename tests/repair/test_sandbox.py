@@ -13,7 +13,7 @@ import pytest
 from repair.execution import Limits, SandboxPool, run_tests
 from repair.execution.compare import judge
 
-LIMITS = Limits(timeout_per_test=1.0, timeout_per_problem=6.0, grace=0.5)
+LIMITS = Limits(timeout_per_test=1.0, timeout_per_problem=6.0, grace=1.0)
 
 
 @dataclass
@@ -86,7 +86,7 @@ def test_sleep_and_ignored_sigterm(pool):
 
 
 def test_problem_wall_timeout(pool):
-    limits = Limits(timeout_per_test=1.0, timeout_per_problem=1.5, grace=0.5)
+    limits = Limits(timeout_per_test=1.0, timeout_per_problem=1.5, grace=1.0)
     res = run(pool, "import time\ndef add(a, b):\n    time.sleep(0.9)\n    return a + b\n", limits=limits)
     assert res.status != "pass" and "timeout" in statuses(res)
 
