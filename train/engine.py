@@ -55,6 +55,7 @@ class EngineSettings:
 
 def use_bf16(setting: str) -> bool:
     choices = {"auto": torch.cuda.is_available() and torch.cuda.is_bf16_supported(), "true": True, "false": False}
+    setting = str(setting).lower()  # OmegaConf turns a CLI `bf16=false` into the string "False"
     if setting not in choices:
         raise ValueError(f"bf16 must be one of {sorted(choices)}, got {setting!r}")
     return choices[setting]
