@@ -14,7 +14,7 @@ def _grouped(rewards: torch.Tensor, G: int) -> torch.Tensor:
 def leave_one_out(rewards: torch.Tensor, G: int) -> torch.Tensor:
     """A_j = r_j - mean_{k != j} r_k (DiffuCoder's reference; TRL scale_rewards=False with an RLOO baseline)."""
     r = _grouped(rewards, G)
-    return ((r - (r.sum(1, keepdim=True) - r) / (G - 1))).flatten()
+    return (r - (r.sum(1, keepdim=True) - r) / (G - 1)).flatten()
 
 
 def group_scaled(rewards: torch.Tensor, G: int) -> torch.Tensor:

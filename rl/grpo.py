@@ -24,9 +24,9 @@ from tqdm import tqdm
 
 from inference.adapters import token_logits
 from rl.advantages import ADVANTAGES, frac_zero_std
-from rl.problems import RLDataConfig, load_rl_problems
 from rl.estimators import EstimatorConfig, draw_masks, estimate_logps
 from rl.loss import grpo_loss
+from rl.problems import RLDataConfig, load_rl_problems
 from rl.rewards import REWARD_FUNCS, RewardConfig, score
 from rl.rollout import Rollout, generate_rollouts
 from train import dist

@@ -29,8 +29,8 @@ from train import dist
 from train.checkpoint import export_final, latest_checkpoint, load_checkpoint, save_checkpoint
 from train.config import ConfigError, load_config, save_config
 from train.engine import EngineSettings, build_engine, count_parameters
-from train.metrics import MetricsLogger
 from train.loss import llada_loss, loss_parts, token_loss
+from train.metrics import MetricsLogger
 from train.sft_data import SampleOrder, load_sft_rows
 
 
