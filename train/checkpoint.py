@@ -89,12 +89,14 @@ def load_checkpoint(engine, ckpt: Path) -> dict:
     return state
 
 
-def export_final(engine, tokenizer, output_dir: str | Path, merged: bool) -> Path:
-    """Hugging Face export on rank 0: the adapter (always, for a peft model) and optionally merged weights."""
+def export_final(engine, tokenizer, output_dir: str | Path, merged: bool, adapter: bool = True) -> Path:
+    """Hugging Face export on rank 0: the adapter (for a peft model, unless adapter=False) and optionally merged
+    weights. A run started from `init_adapter` trained its LoRA on base + that adapter merged, so its adapter alone
+    would load onto the wrong base: such runs export merged weights only."""
     final = Path(output_dir) / "final"
     model = engine.module
     if dist.is_main():
-        if hasattr(model, "peft_config"):
+        if hasattr(model, "peft_config") and adapter:
             model.save_pretrained(final / "adapter")
             tokenizer.save_pretrained(final / "adapter")
         if merged or not hasattr(model, "peft_config"):

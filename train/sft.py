@@ -153,7 +153,8 @@ def main(cfg: Config) -> Path:
             save_checkpoint(engine, output_dir, step, position, cfg.keep_last)
     bar.close()
     save_checkpoint(engine, output_dir, step, position, cfg.keep_last)
-    final = export_final(engine, tokenizer, output_dir, cfg.export_merged)
+    final = export_final(engine, tokenizer, output_dir, cfg.export_merged or bool(cfg.init_adapter),
+                         adapter=not cfg.init_adapter)
     logger.close()
     dist.print0(f"done: {step} steps; export in {final}")
     return final
