@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -30,16 +30,17 @@ from rl.problems import RLDataConfig, load_rl_problems
 from rl.rewards import REWARD_FUNCS, RewardConfig, score
 from rl.rollout import Rollout, generate_rollouts
 from train import dist
-from train.checkpoint import export_final, latest_checkpoint, load_checkpoint, save_checkpoint
-from train.config import ConfigError, load_config, save_config
-from train.engine import EngineSettings, build_engine
-from train.metrics import MetricsLogger
+from train.checkpoint import save_checkpoint
+from train.config import ConfigError, load_config
+from train.engine import RunSettings, build_engine
+from train.run import finish_run, start_run
 
 
 @dataclass
-class Config(EngineSettings):
+class Config(RunSettings):
     output_dir: str = "runs/grpo"
-    seed: int = 0
+    run_name: str = "grpo"
+    save_every: int = 50
     data: RLDataConfig = field(default_factory=RLDataConfig)
     rewards: RewardConfig = field(default_factory=RewardConfig)
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
@@ -56,13 +57,6 @@ class Config(EngineSettings):
     block_length: int = 32
     temperature: float = 1.0
     max_steps: int = 256
-    log_every: int = 1
-    save_every: int = 50
-    keep_last: int = 2
-    export_merged: bool = False
-    use_wandb: bool = True
-    wandb_project: str = "diffucode"
-    run_name: str = "grpo"
 
 
 def validate(cfg: Config) -> None:
@@ -156,14 +150,8 @@ def main(cfg: Config) -> Path:
     output_dir = Path(cfg.output_dir)
     problems = load_rl_problems(cfg.data)
     engine, tokenizer, adapter = build_engine(cfg, cfg.max_steps * cfg.num_iterations)
-    step = 0
-    ckpt = latest_checkpoint(output_dir)
-    if ckpt is not None:
-        step = load_checkpoint(engine, ckpt)["step"]
-        dist.print0(f"resumed from {ckpt} at step {step}")
-    if dist.is_main():
-        save_config(cfg, output_dir / "config.yaml")
-    logger = MetricsLogger(output_dir, asdict(cfg), cfg.use_wandb, cfg.wandb_project, cfg.run_name, resume_step=step)
+    state, logger = start_run(cfg, engine)
+    step = state["step"]
     per_step = cfg.prompts_per_rank * dist.world_size()
     bar = tqdm(total=cfg.max_steps, initial=step, desc="grpo", disable=not dist.is_main())
     while step < cfg.max_steps:
@@ -180,11 +168,7 @@ def main(cfg: Config) -> Path:
         if step % cfg.save_every == 0 and step < cfg.max_steps:
             save_checkpoint(engine, output_dir, step, step * per_step, cfg.keep_last)
     bar.close()
-    save_checkpoint(engine, output_dir, step, step * per_step, cfg.keep_last)
-    final = export_final(engine, tokenizer, output_dir, cfg.export_merged or bool(cfg.init_adapter),
-                         adapter=not cfg.init_adapter)
-    logger.close()
-    return final
+    return finish_run(cfg, engine, tokenizer, logger, step, step * per_step)
 
 
 if __name__ == "__main__":

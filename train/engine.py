@@ -53,6 +53,21 @@ class EngineSettings:
     deepspeed_config: str | None = None  # optional JSON file; its "auto" values are filled from the fields above
 
 
+@dataclass
+class RunSettings(EngineSettings):
+    """What every training run shares beyond the engine: where it writes, how often it logs and saves."""
+
+    output_dir: str = "runs/run"
+    seed: int = 0
+    log_every: int = 1
+    save_every: int = 100
+    keep_last: int = 2
+    export_merged: bool = False
+    use_wandb: bool = True
+    wandb_project: str = "diffucode"
+    run_name: str = "run"
+
+
 def use_bf16(setting: str) -> bool:
     choices = {"auto": torch.cuda.is_available() and torch.cuda.is_bf16_supported(), "true": True, "false": False}
     setting = str(setting).lower()  # OmegaConf turns a CLI `bf16=false` into the string "False"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,18 +26,18 @@ from data.collate import collate
 from data.sources import SourceConfig
 from inference.adapters import token_logits
 from train import dist
-from train.checkpoint import export_final, latest_checkpoint, load_checkpoint, save_checkpoint
-from train.config import ConfigError, load_config, save_config
-from train.engine import EngineSettings, build_engine, count_parameters
+from train.checkpoint import save_checkpoint
+from train.config import ConfigError, load_config
+from train.engine import RunSettings, build_engine, count_parameters
 from train.loss import llada_loss, loss_parts, token_loss
-from train.metrics import MetricsLogger
+from train.run import finish_run, start_run
 from train.sft_data import SampleOrder, load_sft_rows
 
 
 @dataclass
-class Config(EngineSettings):
+class Config(RunSettings):
     output_dir: str = "runs/sft"
-    seed: int = 0
+    run_name: str = "sft"
     data: SourceConfig = field(default_factory=SourceConfig)
     max_length: int = 512
     chat_template: bool = False  # wrap prompts in the tokenizer's chat template (instruct models)
@@ -48,13 +48,6 @@ class Config(EngineSettings):
     normalize: str = "answer_length"  # answer_length (LLaDA SFT) | token
     epochs: int = 1
     max_steps: int = -1  # > 0 overrides epochs
-    log_every: int = 1
-    save_every: int = 100
-    keep_last: int = 2
-    export_merged: bool = False
-    use_wandb: bool = True
-    wandb_project: str = "diffucode"
-    run_name: str = "sft"
 
 
 LOSS_FNS = {
@@ -123,17 +116,10 @@ def main(cfg: Config) -> Path:
     total_steps = cfg.max_steps if cfg.max_steps > 0 else max(1, cfg.epochs * len(rows) // global_batch)
     engine, tokenizer, adapter = build_engine(cfg, total_steps)
 
-    step, position = 0, 0
-    ckpt = latest_checkpoint(output_dir)
-    if ckpt is not None:
-        state = load_checkpoint(engine, ckpt)
-        step, position = state["step"], state["data_position"]
-        dist.print0(f"resumed from {ckpt} at step {step}")
-    if dist.is_main():
-        save_config(cfg, output_dir / "config.yaml")
+    state, logger = start_run(cfg, engine)
+    step, position = state["step"], state["data_position"]
     trainable, total = count_parameters(engine.module)
     dist.print0(f"data: {data_stats} | params: {trainable:,} trainable of {total:,} | steps: {total_steps}")
-    logger = MetricsLogger(output_dir, asdict(cfg), cfg.use_wandb, cfg.wandb_project, cfg.run_name, resume_step=step)
     order = SampleOrder(len(rows), cfg.seed)
 
     bar = tqdm(total=total_steps, initial=step, desc="sft", disable=not dist.is_main())
@@ -152,10 +138,7 @@ def main(cfg: Config) -> Path:
         if step % cfg.save_every == 0 and step < total_steps:
             save_checkpoint(engine, output_dir, step, position, cfg.keep_last)
     bar.close()
-    save_checkpoint(engine, output_dir, step, position, cfg.keep_last)
-    final = export_final(engine, tokenizer, output_dir, cfg.export_merged or bool(cfg.init_adapter),
-                         adapter=not cfg.init_adapter)
-    logger.close()
+    final = finish_run(cfg, engine, tokenizer, logger, step, position)
     dist.print0(f"done: {step} steps; export in {final}")
     return final
 

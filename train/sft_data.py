@@ -30,20 +30,30 @@ def _cache_key(source: SourceConfig, tokenizer, max_length: int, chat_template: 
     return hashlib.sha1(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def example_row(tokenizer, example, max_length: int, table, chat_template: bool = False) -> tuple[dict | None, bool]:
+    """One preprocessed row (ids, prompt length, per-token AST weights / tiers / spans, regions) or None if too long;
+    and whether its code parsed."""
+    tok = tokenize_example(tokenizer, example, max_length, chat_template)
+    if tok is None:
+        return None, True
+    w = example_token_weights(example, tok, table)
+    row = {"input_ids": tok.input_ids, "prompt_len": tok.prompt_len, "weights": w.weights, "tier_ids": w.tier_ids,
+           "span_ids": w.span_ids, "regions": tok.regions}
+    return row, w.parsed_ok
+
+
 def build_rows(source: SourceConfig, tokenizer, max_length: int, chat_template: bool, tiers: dict):
     examples, stats = load_examples(source)
     table = tier_table(tiers)
     rows, skipped = [], Counter(stats.skipped)
     for ex in tqdm(examples, desc="preprocess", disable=not dist.is_main()):
-        tok = tokenize_example(tokenizer, ex, max_length, chat_template)
-        if tok is None:
+        row, parsed_ok = example_row(tokenizer, ex, max_length, table, chat_template)
+        if row is None:
             skipped["too_long_tokens"] += 1
             continue
-        w = example_token_weights(ex, tok, table)
-        if not w.parsed_ok:
+        if not parsed_ok:
             skipped["unparsable_code"] += 1  # kept: the masker falls back to uniform for these tokens
-        rows.append({"input_ids": tok.input_ids, "prompt_len": tok.prompt_len, "weights": w.weights,
-                     "tier_ids": w.tier_ids, "span_ids": w.span_ids, "regions": tok.regions})
+        rows.append(row)
     return rows, {"kept": len(rows), "skipped": dict(skipped)}
 
 

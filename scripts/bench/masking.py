@@ -18,28 +18,22 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 import inference  # noqa: F401
-from corruption.ast_tiers import example_token_weights, tier_table
+from corruption.ast_tiers import tier_table
 from corruption.maskers import MASKERS
 from corruption.schedules import sample_p_mask
 from corruption.stats import tier_rates
 from data.collate import collate
 from data.local_corpus import build_local_corpus
-from data.tokenize import tokenize_example
 from train.loss import llada_loss, loss_parts
+from train.sft_data import example_row
 
 TIER_ORDER = [4, 3, 2, 1]  # control, conditional, data, skeleton
 
 
 def preprocess(tokenizer, examples) -> tuple[list[dict], float]:
-    table, rows, start = tier_table(), [], time.perf_counter()
-    for ex in examples:
-        tok = tokenize_example(tokenizer, ex, 512)
-        if tok is None:
-            continue
-        w = example_token_weights(ex, tok, table)
-        rows.append({"input_ids": tok.input_ids, "prompt_len": tok.prompt_len, "weights": w.weights,
-                     "span_ids": w.span_ids, "regions": tok.regions, "tier_ids": w.tier_ids})
-    return rows, len(examples) / (time.perf_counter() - start)
+    table, start = tier_table(), time.perf_counter()
+    rows = [example_row(tokenizer, ex, 512, table)[0] for ex in examples]
+    return [r for r in rows if r is not None], len(examples) / (time.perf_counter() - start)
 
 
 def rates(name: str, rows: list[dict], draws: int) -> dict[str, float]:

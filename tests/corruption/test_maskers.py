@@ -3,29 +3,22 @@ import math
 import pytest
 import torch
 
-from corruption.ast_tiers import TIERS, example_token_weights, tier_table, token_tiers
+from corruption.ast_tiers import TIERS, tier_table, token_tiers
 from corruption.maskers import MASKERS, complementary_masks
 from corruption.schedules import SCHEDULES, curriculum_eps, sample_p_mask
 from corruption.stats import tier_rates
 from data.collate import collate
 from data.examples import Example, code_regions, reasoning_regions
 from data.local_corpus import build_local_corpus
-from data.tokenize import tokenize_example
+from train.sft_data import example_row
 
 EXACT = ["uniform-exact", "ast", "ast-span"]
 
 
 def _rows(tokenizer, examples):
     table = tier_table()
-    rows = []
-    for ex in examples:
-        tok = tokenize_example(tokenizer, ex, 512)
-        if tok is None:
-            continue
-        w = example_token_weights(ex, tok, table)
-        rows.append({"input_ids": tok.input_ids, "prompt_len": tok.prompt_len, "weights": w.weights,
-                     "span_ids": w.span_ids, "regions": tok.regions, "tier_ids": w.tier_ids})
-    return rows
+    rows = [example_row(tokenizer, ex, 512, table)[0] for ex in examples]
+    return [r for r in rows if r is not None]
 
 
 @pytest.fixture(scope="module")
