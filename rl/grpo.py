@@ -14,7 +14,6 @@ Starting from an SFT adapter (`init_adapter=DIR`) merges it into the base first,
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from rl.rewards import REWARD_FUNCS, RewardConfig, score
 from rl.rollout import Rollout, generate_rollouts
 from train import dist
 from train.checkpoint import save_checkpoint
-from train.config import ConfigError, load_config
+from train.config import ConfigError, cli_config
 from train.engine import RunSettings, build_engine
 from train.run import finish_run, start_run
 
@@ -172,9 +171,4 @@ def main(cfg: Config) -> Path:
 
 
 if __name__ == "__main__":
-    try:
-        config = load_config(Config)
-    except ConfigError as e:
-        print(f"config error: {e}", file=sys.stderr)
-        sys.exit(2)
-    main(config)
+    main(cli_config(Config))

@@ -78,6 +78,15 @@ def load_config(cls: type[T], argv: list[str] | None = None) -> T:
     return OmegaConf.to_object(cfg)
 
 
+def cli_config(cls: type[T]) -> T:
+    """load_config for an entry script's __main__: a bad config prints one clear line and exits with status 2."""
+    try:
+        return load_config(cls)
+    except ConfigError as e:
+        print(f"config error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
 def config_to_yaml(cfg) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))
 

@@ -12,7 +12,6 @@ Resume is automatic: if output_dir holds a checkpoint, training continues from i
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from data.sources import SourceConfig
 from inference.adapters import token_logits
 from train import dist
 from train.checkpoint import save_checkpoint
-from train.config import ConfigError, load_config
+from train.config import ConfigError, cli_config
 from train.engine import RunSettings, build_engine, count_parameters
 from train.loss import llada_loss, loss_parts, token_loss
 from train.run import finish_run, start_run
@@ -149,9 +148,4 @@ def _grad_norm(engine) -> float | None:
 
 
 if __name__ == "__main__":
-    try:
-        config = load_config(Config)
-    except ConfigError as e:
-        print(f"config error: {e}", file=sys.stderr)
-        sys.exit(2)
-    main(config)
+    main(cli_config(Config))
