@@ -156,3 +156,13 @@ def test_unsupported_options_fail_loudly():
     with pytest.raises(ValueError, match="alibi"):
         LLaDAModelLM(LLaDAConfig(d_model=64, n_layers=1, n_heads=4, n_kv_heads=4, mlp_hidden_size=64,
                                  vocab_size=128, embedding_size=128, alibi=True))
+
+
+def test_model_without_mask_token_is_a_clear_error():
+    from transformers import LlamaConfig
+
+    with pytest.raises(ValueError, match="no model adapter for model_type 'llama'"):
+        get_adapter(LlamaConfig())
+    cfg = LLaDAConfig(mask_token_id=None)
+    with pytest.raises(ValueError, match="no mask_token_id"):
+        get_adapter(cfg)
