@@ -3,137 +3,124 @@ import math
 import pytest
 import torch
 
-from corruption.ast_tiers import TIERS, tier_table, token_tiers
-from corruption.maskers import MASKERS, complementary_masks
-from corruption.schedules import SCHEDULES, curriculum_eps, sample_p_mask
+from corruption.ast_tiers import TIER_IDS
+from corruption.maskers import MASKERS, complementary_masks, pad_spans, span_phase
+from corruption.schedules import SCHEDULES, sample_p_mask
 from corruption.stats import tier_rates
-from data.collate import collate
 from data.examples import Example, code_regions, reasoning_regions
-from data.local_corpus import build_local_corpus
-from train.sft_data import example_row
 
 EXACT = ["uniform-exact", "ast", "ast-span"]
+MASK_ID = 2
+ORDER = [TIER_IDS[t] for t in ("control", "conditional", "data", "skeleton")]
 
 
-def _rows(tokenizer, examples):
-    table = tier_table()
-    rows = [example_row(tokenizer, ex, 512, table)[0] for ex in examples]
-    return [r for r in rows if r is not None]
-
-
-@pytest.fixture(scope="module")
-def large_batch(tiny_tokenizer):
-    rows = _rows(tiny_tokenizer, build_local_corpus(max_examples=512, max_chars=1500))
-    return rows, collate(rows, tiny_tokenizer.pad_token_id)
-
-
-@pytest.fixture(scope="module")
-def corpus_batch(tiny_tokenizer):
-    rows = _rows(tiny_tokenizer, build_local_corpus(max_examples=64, max_chars=1200))
-    return rows, collate(rows, tiny_tokenizer.pad_token_id)
-
-
-def test_schedule_values_by_hand():
-    assert curriculum_eps(0, 101) == pytest.approx(0.1)
-    assert curriculum_eps(100, 101) == pytest.approx(0.001)
-    assert curriculum_eps(50, 101) == pytest.approx(0.001 + 0.5 * 0.099)
-    g = torch.Generator().manual_seed(0)
-    t = torch.rand(4, generator=torch.Generator().manual_seed(0))
-    assert torch.allclose(sample_p_mask("linear", 4, 0, 10, generator=g), (1 - 1e-3) * t + 1e-3)
-    for name in SCHEDULES:
-        p = sample_p_mask(name, 1000, 3, 10, generator=torch.Generator().manual_seed(1))
-        assert p.min() > 0 and p.max() <= 1
+def _run(masker, b, p, g, regions=True, spans=True):
+    return MASKERS[masker](b["input_ids"], b["maskable"], p, MASK_ID, generator=g, weights=b["weights"],
+                           span_ids=b["span_ids"], regions=b["regions"] if regions else None,
+                           spans=b["spans"] if spans else None)
 
 
 @pytest.mark.parametrize("masker", EXACT)
 @pytest.mark.parametrize("schedule", sorted(SCHEDULES))
 def test_exactly_n_masked_and_prompt_never(corpus_batch, masker, schedule):
-    _, b = corpus_batch
+    b = corpus_batch
     g = torch.Generator().manual_seed(0)
     p = sample_p_mask(schedule, b["input_ids"].shape[0], 5, 10, generator=g)
-    mb = MASKERS[masker](b["input_ids"], b["maskable"], p, 2, generator=g, weights=b["weights"],
-                         span_ids=b["span_ids"], regions=None if masker == "uniform-exact" else b["regions"])
-    scope = b["maskable"] if masker == "uniform-exact" else b["maskable"] & (b["regions"] == 3)
+    region_aware = masker != "uniform-exact"
+    mb = _run(masker, b, p, g)
+    scope = b["maskable"] & (b["regions"] == 3) if region_aware else b["maskable"]
     n = torch.floor(p * scope.sum(1)).long()
     assert torch.equal((mb.is_masked & scope).sum(1), n)
-    assert not (mb.is_masked & ~b["maskable"]).any()  # prompt (and nothing unmaskable) is ever masked
-    assert torch.equal(mb.noisy_ids[mb.is_masked], torch.full_like(mb.noisy_ids[mb.is_masked], 2))
+    assert not (mb.is_masked & ~b["maskable"]).any()  # the prompt (and nothing unmaskable) is ever masked
+    assert (mb.noisy_ids[mb.is_masked] == MASK_ID).all()
     assert torch.equal(mb.noisy_ids[~mb.is_masked], b["input_ids"][~mb.is_masked])
+    assert torch.allclose(mb.p_mask[scope], (n / scope.sum(1)).float()[:, None].expand_as(scope)[scope])
 
 
-def _tier_rates(masker, rows, b, draws=10):
-    tiers = torch.full(b["input_ids"].shape, -1)
-    for i, r in enumerate(rows):
-        tiers[i, : len(r["tier_ids"])] = torch.tensor(r["tier_ids"])
-    g = torch.Generator().manual_seed(0)
-    masks = []
-    for _ in range(draws):
-        p = sample_p_mask("linear", b["input_ids"].shape[0], 0, 10, generator=g)
-        masks.append(MASKERS[masker](b["input_ids"], b["maskable"], p, 2, generator=g, weights=b["weights"],
-                                     span_ids=b["span_ids"], regions=b["regions"]).is_masked)
-    return tier_rates(torch.stack(masks), tiers.expand(draws, *tiers.shape), [4, 3, 2, 1])
+def test_uniform_is_iid_and_reports_p_mask(corpus_batch):
+    b = corpus_batch
+    p = torch.linspace(0.05, 0.95, b["input_ids"].shape[0])
+    mb = _run("uniform", b, p, torch.Generator().manual_seed(0))
+    assert not (mb.is_masked & ~b["maskable"]).any()
+    assert torch.equal(mb.p_mask, p[:, None].expand_as(mb.p_mask))
+    rate = mb.is_masked.sum() / (b["maskable"].sum(1) * p).sum()
+    assert 0.95 < rate < 1.05
 
 
-def test_tier_ordering_on_real_code_and_flat_for_uniform(large_batch):
-    rows, b = large_batch
-    ast = _tier_rates("ast", rows, b)
+def test_tier_ordering_on_real_code_and_flat_for_uniform(tiny_tokenizer, corpus_rows, prep):
+    b = prep[1](corpus_rows, tiny_tokenizer.pad_token_id)
+    rates = {}
+    for masker in ("ast", "uniform"):
+        g, masks = torch.Generator().manual_seed(0), []
+        for _ in range(6):
+            masks.append(_run(masker, b, sample_p_mask("linear", len(corpus_rows), 0, 1, generator=g), g).is_masked)
+        rates[masker] = tier_rates(torch.stack(masks), b["tier_ids"].expand(len(masks), -1, -1), ORDER)
+    ast, uni = rates["ast"], rates["uniform"]
     assert ast["control"] > ast["conditional"] > ast["data"] > ast["skeleton"], ast
-    uni = _tier_rates("uniform", rows, b)
     assert max(uni.values()) - min(uni.values()) < 0.03, uni
 
 
-def test_span_masker_masks_whole_spans(corpus_batch):
-    _, b = corpus_batch
-    g = torch.Generator().manual_seed(3)
-    p = torch.full((b["input_ids"].shape[0],), 0.5)
-    w = torch.where(b["weights"] > 0, torch.ones_like(b["weights"]), b["weights"])  # every span accepted
-    mb = MASKERS["ast-span"](b["input_ids"], b["maskable"], p, 2, generator=g, weights=w, span_ids=b["span_ids"],
-                             regions=b["regions"])
-    whole = partial = 0
-    for row in range(b["input_ids"].shape[0]):
-        for sid in b["span_ids"][row].unique().tolist():
-            if sid < 0:
-                continue
-            m = mb.is_masked[row][b["span_ids"][row] == sid]
-            whole += bool(m.all())
-            partial += bool(m.any() and not m.all())
-    assert whole > 0 and partial <= b["input_ids"].shape[0]  # at most the last, fallback-filled span per row
+def test_span_phase_masks_whole_spans(corpus_batch):
+    b = corpus_batch
+    code = b["maskable"] & (b["regions"] == 3)
+    spans = b["spans"].clone()
+    spans[..., 2] = (spans[..., 1] > spans[..., 0]).float()  # accept every span that fits
+    n = torch.floor(0.6 * code.sum(1)).long()
+    phase1 = span_phase(code, spans, n, torch.Generator().manual_seed(3))
+    assert (phase1.sum(1) <= n).all() and not (phase1 & ~code).any()
+    for row in range(code.shape[0]):  # every masked token lies in a span masked whole (on its code tokens)
+        covered = torch.zeros_like(phase1[row])
+        for s, e, w in spans[row].long().tolist():
+            if w and phase1[row, s:e][code[row, s:e]].all():
+                covered[s:e] |= code[row, s:e]
+        assert torch.equal(covered & phase1[row], phase1[row])
+    assert phase1.sum() > 0.9 * n.sum()  # nearly all the budget comes from whole spans (not for unparsed rows)
+
+
+def test_span_masker_hand_made():
+    ids, maskable = torch.arange(10)[None], torch.ones(1, 10, dtype=torch.bool)
+    spans = pad_spans([[(2, 8, 1.0)]])
+    mb = MASKERS["ast-span"](ids, maskable, torch.tensor([0.6]), MASK_ID, spans=spans)
+    assert mb.is_masked[0].tolist() == [False] * 2 + [True] * 6 + [False] * 2
+    mb = MASKERS["ast-span"](ids, maskable, torch.tensor([0.5]), MASK_ID, spans=spans)  # span overshoots: skipped
+    assert mb.is_masked.sum() == 5
+
+
+def test_span_masker_from_span_ids_only(corpus_batch):
+    b = corpus_batch
+    p = torch.full((b["input_ids"].shape[0],), 0.4)
+    mb = _run("ast-span", b, p, torch.Generator().manual_seed(1), spans=False)
+    code = b["maskable"] & (b["regions"] == 3)
+    assert torch.equal((mb.is_masked & code).sum(1), torch.floor(p * code.sum(1)).long())
 
 
 def test_complement_pairs_cover_every_maskable_token_once():
-    maskable = torch.rand(8, 50) < 0.7
-    m1, m2 = complementary_masks(maskable, torch.rand(8), torch.Generator().manual_seed(0))
+    maskable = torch.rand(8, 50, generator=torch.Generator().manual_seed(1)) < 0.7
+    t = torch.rand(8)
+    m1, m2 = complementary_masks(maskable, t, torch.Generator().manual_seed(0))
     assert torch.equal(m1 | m2, maskable) and not (m1 & m2).any()
+    assert (m1.sum(1) <= maskable.sum(1)).all()
 
 
-def test_non_ascii_code_aligns(tiny_tokenizer):
-    code = 's = "héllo wörld"\nfor c in s:\n    pass\n'
-    enc = tiny_tokenizer(code, return_offsets_mapping=True, add_special_tokens=False)
-    tt = token_tiers(code, enc["offset_mapping"], tier_table())
-    by_text = {}
-    for (a, b), t in zip(enc["offset_mapping"], tt.tier_ids):
-        by_text.setdefault(code[a:b].strip(), TIERS[t])
-    assert by_text["for"] == "control" and by_text["ö"] == "skeleton" and tt.parsed_ok
-
-
-def test_unparsable_code_still_gets_n_masks(tiny_tokenizer):
+@pytest.mark.parametrize("masker", ["ast", "ast-span"])
+def test_unparsable_code_still_gets_n_masks(tiny_tokenizer, masker, prep):
+    preprocess, batch_of = prep
     completion = "    if x >\n        return (\n"
-    ex = Example("def f(x):\n", completion, code_regions(completion))
-    (row,) = _rows(tiny_tokenizer, [ex])
-    assert set(row["weights"][row["prompt_len"] : -1]) == {1.0}  # uniform fallback weights
-    b = collate([row], tiny_tokenizer.pad_token_id)
-    mb = MASKERS["ast"](b["input_ids"], b["maskable"], torch.tensor([0.5]), 2, weights=b["weights"],
-                        regions=b["regions"])
+    (row,) = preprocess(tiny_tokenizer, [Example("def f(x):\n", completion, code_regions(completion))])
+    assert not row["parsed_ok"]
+    b = batch_of([row], tiny_tokenizer.pad_token_id)
+    mb = _run(masker, b, torch.tensor([0.5]), torch.Generator().manual_seed(0))
     code = b["maskable"] & (b["regions"] == 3)
     assert (mb.is_masked & code).sum() == math.floor(0.5 * code.sum())
 
 
-def test_reasoning_region_is_masked_uniformly_and_code_by_ast(tiny_tokenizer):
+def test_regions_reasoning_uniform_code_ast(tiny_tokenizer, prep):
+    preprocess, batch_of = prep
     completion = "<think>" + "plan " * 20 + "</think>\n```python\nx = 1\nfor i in range(3):\n    x += i\n```\n"
-    (row,) = _rows(tiny_tokenizer, [Example("Q", completion, reasoning_regions(completion))])
-    b = collate([row], tiny_tokenizer.pad_token_id)
-    mb = MASKERS["ast"](b["input_ids"], b["maskable"], torch.tensor([0.4]), 2, weights=b["weights"],
-                        regions=b["regions"])
+    (row,) = preprocess(tiny_tokenizer, [Example("Q", completion, reasoning_regions(completion))])
+    b = batch_of([row], tiny_tokenizer.pad_token_id)
+    mb = _run("ast", b, torch.tensor([0.4]), torch.Generator().manual_seed(0))
     code = b["regions"] == 3
+    assert not mb.is_masked[0, : row["prompt_len"]].any()
     assert torch.allclose(mb.p_mask[b["regions"] == 2], torch.tensor(0.4))
     assert torch.allclose(mb.p_mask[code], torch.tensor(math.floor(0.4 * code.sum()) / code.sum().item()))
