@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -26,12 +27,13 @@ def curriculum_eps(step: int, total_steps: int, eps_max: float = 0.1, eps_min: f
 
 def curriculum(batch_size: int, step: int, total_steps: int, generator: torch.Generator | None = None,
                eps_max: float = 0.1, eps_min: float = 0.001) -> torch.Tensor:
-    eps_t = curriculum_eps(step, total_steps, eps_max, eps_min)
+    eps_t = curriculum_eps(step, total_steps, eps_max, eps_min)  # same base rate for the whole batch
     lam = torch.rand(batch_size, generator=generator)  # [B]
     return (1 - eps_t) * lam + eps_t
 
 
-SCHEDULES = {"linear": linear, "curriculum": curriculum}
+Schedule = Callable[..., torch.Tensor]  # (batch_size, step, total_steps, generator, **kwargs) -> P_mask [B]
+SCHEDULES: dict[str, Schedule] = {"linear": linear, "curriculum": curriculum}
 
 
 def sample_p_mask(name: str, batch_size: int, step: int, total_steps: int, generator: torch.Generator | None = None,
