@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from corruption.maskers import MASKERS
+from corruption.maskers import MASKERS, pad_spans
 from corruption.schedules import sample_p_mask
 from data.collate import collate
 from data.sources import SourceConfig
@@ -63,11 +63,13 @@ def validate(cfg: Config) -> None:
 
 
 def micro_batches(cfg: Config, rows, order: SampleOrder, position: int, pad_id: int) -> list[dict]:
-    return [
-        collate([rows[i] for i in order.micro_batch(position, m, dist.rank(), dist.world_size(), cfg.micro_batch_size)],
-                pad_id, cfg.pad_with_eos)
-        for m in range(cfg.grad_accum)
-    ]
+    batches = []
+    for m in range(cfg.grad_accum):
+        picked = [rows[i] for i in order.micro_batch(position, m, dist.rank(), dist.world_size(), cfg.micro_batch_size)]
+        batch = collate(picked, pad_id, cfg.pad_with_eos)
+        batch["spans"] = pad_spans([r["spans"] for r in picked])  # nested AST node spans for ast-span (Algorithm 2)
+        batches.append(batch)
+    return batches
 
 
 def train_step(cfg: Config, engine, adapter, batches: list[dict], step: int, total_steps: int) -> dict:
@@ -82,7 +84,7 @@ def train_step(cfg: Config, engine, adapter, batches: list[dict], step: int, tot
         p_mask = sample_p_mask(cfg.schedule, batch["input_ids"].shape[0], step, total_steps, generator=gen)
         mb = MASKERS[cfg.masker](batch["input_ids"], batch["maskable"], p_mask, adapter.mask_token_id,
                                  generator=gen, weights=batch["weights"], span_ids=batch.get("span_ids"),
-                                 regions=batch.get("regions"))
+                                 regions=batch.get("regions"), spans=batch.get("spans"))
         logits = token_logits(engine, mb.noisy_ids.to(dev), batch["attention_mask"].to(dev), adapter)
         parts = loss_parts(logits, batch["input_ids"].to(dev), mb.is_masked.to(dev), mb.p_mask.to(dev),
                            batch["maskable"].to(dev))

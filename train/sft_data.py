@@ -21,7 +21,7 @@ from data.sources import SourceConfig, load_examples
 from data.tokenize import tokenize_example
 from train import dist
 
-PREPROCESS_VERSION = 1
+PREPROCESS_VERSION = 2  # 2: uniform weight for non-code tokens, operator tiers, nested spans
 
 
 def _cache_key(source: SourceConfig, tokenizer, max_length: int, chat_template: bool, tiers: dict) -> str:
@@ -38,7 +38,7 @@ def example_row(tokenizer, example, max_length: int, table, chat_template: bool 
         return None, True
     w = example_token_weights(example, tok, table)
     row = {"input_ids": tok.input_ids, "prompt_len": tok.prompt_len, "weights": w.weights, "tier_ids": w.tier_ids,
-           "span_ids": w.span_ids, "regions": tok.regions}
+           "span_ids": w.span_ids, "regions": tok.regions, "spans": [list(sp) for sp in w.spans]}
     return row, w.parsed_ok
 
 
