@@ -99,15 +99,18 @@ def step_schedule(masked: torch.Tensor, steps: int) -> torch.Tensor:
 def sample_tokens(rows: torch.Tensor, opts: StepOptions) -> tuple[torch.Tensor, torch.Tensor]:
     """x0 [N] and its probability [N] for logits rows [N, V] of the positions that may be committed."""
     rows = rows.clone()
-    rows[:, opts.mask_id] = -torch.inf
     if opts.logits_eos_inf and opts.eos_id is not None:
         rows[:, opts.eos_id] = -torch.inf
+    # [MASK] is never picked, but it keeps its mass in the softmax below: confidences stay bit-identical to the
+    # reference's, whose exact ties decide which position is committed.
+    pick = rows.clone()
+    pick[:, opts.mask_id] = -torch.inf
     if opts.temperature == 0:
-        x0 = rows.argmax(dim=-1)
+        x0 = pick.argmax(dim=-1)
     else:
         # Gumbel-max in float64 as the reference: exp(l) / (-log U)^T (low precision makes ties and biases).
         u = torch.rand(rows.shape, dtype=torch.float64, device=rows.device, generator=opts.generator)
-        x0 = (rows.to(torch.float64).exp() / (-torch.log(u)) ** opts.temperature).argmax(dim=-1)
+        x0 = (pick.to(torch.float64).exp() / (-torch.log(u)) ** opts.temperature).argmax(dim=-1)
     if opts.confidence_eos_eot_inf:
         # Committed last: an EOS/EOT prediction scores probability 0 (x0 itself is unchanged).
         rows[:, [i for i in (opts.eos_id, opts.eot_id) if i is not None]] = -torch.inf
@@ -121,10 +124,11 @@ def commit(scores: torch.Tensor, k: torch.Tensor, p: torch.Tensor, eligible: tor
     scores = scores.masked_fill(~eligible, -torch.inf)
     k = torch.minimum(k, eligible.sum(dim=1))  # [B] rows that finished early commit nothing
     chosen = torch.zeros_like(eligible)
-    kmax = int(k.max())
-    if kmax > 0:
-        idx = scores.topk(kmax, dim=1).indices  # [B, kmax]
-        chosen.scatter_(1, idx, torch.arange(kmax, device=k.device)[None, :] < k[:, None])
+    # One 1-D topk per row, as the reference: exact confidence ties do occur (near-identical masked positions) and
+    # a batched [B, L] topk breaks them differently.
+    for row, kr in enumerate(k.tolist()):
+        if kr > 0:
+            chosen[row, scores[row].topk(kr).indices] = True
     if threshold is not None:
         chosen |= eligible & (p >= threshold)
     return chosen
