@@ -164,9 +164,25 @@ class Sandbox:
         _remove_cgroup(self._cgroup)
         self._cgroup = None
 
+    def leftovers(self) -> list[int]:
+        """Pids of every process a run left behind: below the zygote, in its pid namespace, or in its cgroup.
+
+        Three views because each alone has failed somewhere: psutil's `children()` drops processes whose wall-clock
+        create time looks older than the zygote's (a clock step makes orphans invisible), `setsid` leaves the
+        process group, and reparenting needs a subreaper. Namespace and cgroup membership survive all of these.
+        """
+        root = self._root.pid
+        found = _descendants(root)
+        if self.isolation is not None and self.isolation.pid:
+            found |= _namespace_members(root)
+        if self._cgroup is not None:
+            found |= _cgroup_members(self._cgroup)
+        found.discard(root)
+        return sorted(pid for pid in found if not _is_zombie(pid))
+
     def sweep(self) -> None:
-        """SIGKILL every process below the zygote (whole groups first) until none is left."""
-        own = os.getpgid(0)
+        """SIGKILL every process a run left behind (whole groups first) until none is left."""
+        own = {os.getpgid(0), self._proc.pid}
         if self._group is not None:
             try:
                 os.killpg(self._group, signal.SIGKILL)
@@ -174,21 +190,20 @@ class Sandbox:
                 pass
             self._group = None
         for _ in range(100):
-            try:
-                procs = self._root.children(recursive=True)
-            except psutil.NoSuchProcess:
+            if not self._root.is_running():
                 return
-            if not procs:
+            pids = self.leftovers()
+            if not pids:
                 return
-            for p in procs:
+            for pid in pids:
                 try:
-                    pgid = os.getpgid(p.pid)
-                    if pgid not in (own, self._proc.pid):
+                    pgid = os.getpgid(pid)
+                    if pgid not in own:
                         os.killpg(pgid, signal.SIGKILL)
-                    p.kill()
-                except (ProcessLookupError, psutil.NoSuchProcess):
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
                     pass
-            psutil.wait_procs(procs, timeout=0.5)
+            _wait_gone(pids, timeout=0.5)
         raise RuntimeError("sandbox sweep could not terminate the candidate's processes")
 
     # ---- one run ----
@@ -235,6 +250,64 @@ class Sandbox:
                 shutil.rmtree(workdir, ignore_errors=True)
         raw.seconds = time.monotonic() - started
         return raw
+
+
+def _descendants(root: int) -> set[int]:
+    """Every process below `root` by parent pid, with no create-time filter (see Sandbox.leftovers)."""
+    below: dict[int, list[int]] = {}
+    for pid in psutil.pids():
+        try:
+            below.setdefault(psutil.Process(pid).ppid(), []).append(pid)
+        except psutil.Error:
+            pass
+    found, stack = set(), [root]
+    while stack:
+        for child in below.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _namespace_members(root: int) -> set[int]:
+    """Host pids living in root's pid namespace (in isolated mode: the zygote and everything a run started)."""
+    try:
+        ns = os.readlink(f"/proc/{root}/ns/pid")
+    except OSError:
+        return set()
+    members = set()
+    for pid in psutil.pids():
+        try:
+            if os.readlink(f"/proc/{pid}/ns/pid") == ns:
+                members.add(pid)
+        except OSError:
+            pass
+    return members
+
+
+def _cgroup_members(path: str) -> set[int]:
+    try:
+        with open(os.path.join(path, "cgroup.procs")) as f:
+            return {int(line) for line in f if line.strip()}
+    except (OSError, ValueError):
+        return set()
+
+
+def _is_zombie(pid: int) -> bool:
+    """Gone or dead-but-unreaped: either way nothing of it runs any more."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while not _is_zombie(pid) and time.monotonic() < deadline:
+            time.sleep(0.005)
 
 
 def _pids_cgroup(pid: int, max_pids: int) -> str | None:
