@@ -171,14 +171,14 @@ class Sandbox:
         create time looks older than the zygote's (a clock step makes orphans invisible), `setsid` leaves the
         process group, and reparenting needs a subreaper. Namespace and cgroup membership survive all of these.
         """
-        root = self._root.pid
-        found = _descendants(root)
+        root, table = self._root.pid, _process_table()
+        found = _descendants(root, table)
         if self.isolation is not None and self.isolation.pid:
-            found |= _namespace_members(root)
+            found |= _namespace_members(root, table)
         if self._cgroup is not None:
             found |= _cgroup_members(self._cgroup)
         found.discard(root)
-        return sorted(pid for pid in found if not _is_zombie(pid))
+        return sorted(pid for pid in found if table.get(pid, (0, "Z"))[1] != "Z")  # zombies run nothing
 
     def sweep(self) -> None:
         """SIGKILL every process a run left behind (whole groups first) until none is left."""
@@ -252,14 +252,26 @@ class Sandbox:
         return raw
 
 
-def _descendants(root: int) -> set[int]:
+def _process_table() -> dict[int, tuple[int, str]]:
+    """{pid: (parent pid, state letter)} for every process, from one pass over /proc/<pid>/stat."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()  # the command name may hold spaces and parentheses
+        except OSError:
+            continue
+        table[int(entry)] = (int(fields[1]), fields[0].decode())
+    return table
+
+
+def _descendants(root: int, table: dict[int, tuple[int, str]]) -> set[int]:
     """Every process below `root` by parent pid, with no create-time filter (see Sandbox.leftovers)."""
     below: dict[int, list[int]] = {}
-    for pid in psutil.pids():
-        try:
-            below.setdefault(psutil.Process(pid).ppid(), []).append(pid)
-        except psutil.Error:
-            pass
+    for pid, (ppid, _) in table.items():
+        below.setdefault(ppid, []).append(pid)
     found, stack = set(), [root]
     while stack:
         for child in below.get(stack.pop(), []):
@@ -269,14 +281,14 @@ def _descendants(root: int) -> set[int]:
     return found
 
 
-def _namespace_members(root: int) -> set[int]:
+def _namespace_members(root: int, table: dict[int, tuple[int, str]]) -> set[int]:
     """Host pids living in root's pid namespace (in isolated mode: the zygote and everything a run started)."""
     try:
         ns = os.readlink(f"/proc/{root}/ns/pid")
     except OSError:
         return set()
     members = set()
-    for pid in psutil.pids():
+    for pid in table:
         try:
             if os.readlink(f"/proc/{pid}/ns/pid") == ns:
                 members.add(pid)
