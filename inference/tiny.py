@@ -6,6 +6,7 @@ Nothing is downloaded. Tests, CI and the README demo use these; the special toke
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,3 +101,10 @@ def build_tiny(out: str | Path, seed: int = 0, sizes: TinySizes | None = None) -
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def model_dir_or_tiny(model_dir: str | None, seed: int = 0) -> str:
+    """`model_dir` as given, or a freshly built tiny model in a temp dir (the offline default of the benchmarks)."""
+    if model_dir is not None:
+        return model_dir
+    return str(build_tiny(tempfile.mkdtemp(prefix="tiny-"), seed=seed))

@@ -11,7 +11,6 @@ Prints per-estimator variance and the ratios; the last line is `coupled/independ
 from __future__ import annotations
 
 import argparse
-import tempfile
 
 import torch
 from transformers import AutoModel, AutoTokenizer
@@ -19,6 +18,7 @@ from transformers import AutoModel, AutoTokenizer
 import inference  # noqa: F401
 from data.local_corpus import build_local_corpus
 from inference.adapters import get_adapter, token_logits
+from inference.tiny import model_dir_or_tiny
 from rl.estimators import draw_coupled, draw_independent, estimate_logps
 
 ESTIMATORS = {
@@ -68,11 +68,7 @@ def main() -> None:
     parser.add_argument("--completion-len", type=int, default=48)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    model_dir = args.model
-    if model_dir is None:
-        from inference.tiny import build_tiny
-
-        model_dir = build_tiny(tempfile.mkdtemp(prefix="tiny-"), seed=0)
+    model_dir = model_dir_or_tiny(args.model)
     model = AutoModel.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     adapter = get_adapter(model.config)

@@ -11,7 +11,6 @@ tiny-model training step (forward + backward) on the same batch. The last line s
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 
 import torch
@@ -25,6 +24,7 @@ from corruption.stats import tier_rates
 from data.collate import collate
 from data.local_corpus import build_local_corpus
 from data.tokenize import tokenize_example
+from inference.tiny import model_dir_or_tiny
 from train.loss import llada_loss, loss_parts
 
 TIER_ORDER = [TIER_IDS[t] for t in ("control", "conditional", "data", "skeleton")]
@@ -81,11 +81,7 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=10)
     args = parser.parse_args()
     torch.manual_seed(0)
-    model_dir = args.model
-    if model_dir is None:
-        from inference.tiny import build_tiny
-
-        model_dir = build_tiny(tempfile.mkdtemp(prefix="tiny-"), seed=0)
+    model_dir = model_dir_or_tiny(args.model)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     examples = build_local_corpus(max_examples=args.examples, max_chars=1500)
     rows, samples_per_s, unparsed = preprocess(tokenizer, examples)

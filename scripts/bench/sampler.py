@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +34,7 @@ import inference  # noqa: F401
 from data.local_corpus import build_local_corpus
 from inference.loading import encode_prompts
 from inference.sampler import generate
+from inference.tiny import model_dir_or_tiny
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -121,11 +121,7 @@ def main() -> None:
     parser.add_argument("--head-scale", type=float, default=500.0, help="LM-head scale for the sharpened table")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    model_dir = args.model
-    if model_dir is None:
-        from inference.tiny import build_tiny
-
-        model_dir = build_tiny(tempfile.mkdtemp(prefix="tiny-"), seed=0)
+    model_dir = model_dir_or_tiny(args.model)
     model = AutoModel.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     ids, att = bench_prompts(tokenizer, args.batch, model.config.mask_token_id)

@@ -109,11 +109,9 @@ def main() -> None:
 
     torch.manual_seed(0)
     dist.init_distributed()
-    model_dir = args.model
-    if model_dir is None:
-        from inference.tiny import build_tiny
+    from inference.tiny import model_dir_or_tiny
 
-        model_dir = str(build_tiny(tempfile.mkdtemp(prefix="tiny-"), seed=0))
+    model_dir = model_dir_or_tiny(args.model)
     tok = AutoTokenizer.from_pretrained(model_dir)
     rows, _ = load_sft_rows(SourceConfig(max_examples=args.batch * 4), tok, args.max_length, False, {},
                             __import__("pathlib").Path(tempfile.mkdtemp()))

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
+from data.problems import Problem
 from repair.execution import Limits, SandboxPool, TestResult, localize, run_tests
 
 LIMITS = Limits(timeout_per_test=1.0, timeout_per_problem=5.0, grace=1.0)
 PROGRAM = "\n".join(f"x{k} = {k}" for k in range(1, 11)) + "\n"  # 10 lines
 
 
-@dataclass
-class Toy:
-    task_id: str = "toy/f"
-    prompt: str = ""
-    entry_point: str = "f"
-    inputs: list = field(default_factory=lambda: [[1], [2], [5]])
-    expected: list = field(default_factory=lambda: [["v", 2], ["v", 4], ["v", 10]])
-    tests: list | None = None
-    dataset: str = ""
-    atol: float = 0.0
+TOY = Problem(task_id="toy/f", prompt="", entry_point="f", inputs=[[1], [2], [5]],
+              expected=[["v", 2], ["v", 4], ["v", 10]])
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +56,7 @@ def test_fallback_and_passed():
 def test_end_to_end_exception_in_line_k(pool):
     program = "def f(x):\n    y = x * 2\n    z = y - 4\n    return y // z\n"  # line 4 divides by zero for x == 2
     with pool.lease() as sb:
-        res = run_tests(Toy(), program, limits=LIMITS, sandbox=sb, trace=True)
+        res = run_tests(TOY, program, limits=LIMITS, sandbox=sb, trace=True)
     assert [t.status for t in res.tests] == ["fail", "error", "fail"]
     assert res.tests[1].frames == [4]
     loc = localize(res.tests, program)  # exception wins over the wrong outputs; window clipped to 4 lines
@@ -81,7 +72,7 @@ def test_end_to_end_wrong_output_uses_the_trace(pool):
                "        total += 3\n"   # 6  bug: should be 2
                "    return total\n")    # 7
     with pool.lease() as sb:
-        res = run_tests(Toy(), program, limits=LIMITS, sandbox=sb, trace=True)
+        res = run_tests(TOY, program, limits=LIMITS, sandbox=sb, trace=True)
     assert res.status == "fail"
     loc = localize(res.tests, program, max_trace_lines=20)
     assert loc.method == "assertion" and loc.lines == [2, 3, 5, 6, 7] and loc.tests == [0, 1, 2]
@@ -89,6 +80,6 @@ def test_end_to_end_wrong_output_uses_the_trace(pool):
 
 def test_end_to_end_syntax_error_falls_back(pool):
     with pool.lease() as sb:
-        res = run_tests(Toy(), "def f(x)\n    return x\n", limits=LIMITS, sandbox=sb, trace=True)
+        res = run_tests(TOY, "def f(x)\n    return x\n", limits=LIMITS, sandbox=sb, trace=True)
     assert res.tests[0].exc_type == "SyntaxError"
     assert localize(res.tests, "def f(x)\n    return x\n").method == "fallback"

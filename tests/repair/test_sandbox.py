@@ -5,29 +5,22 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from dataclasses import dataclass, field
 
 import psutil
 import pytest
 
+from data.problems import Problem
 from repair.execution import Limits, SandboxPool, run_tests
 from repair.execution.compare import judge
 
 LIMITS = Limits(timeout_per_test=1.0, timeout_per_problem=6.0, grace=1.0)
 
 
-@dataclass
-class Toy:
-    """Evalplus-shaped problem: add(a, b), expected outputs written by hand."""
-
-    task_id: str = "toy/add"
-    prompt: str = ""
-    entry_point: str = "add"
-    inputs: list = field(default_factory=lambda: [[1, 2], [2, 3], [10, -4]])
-    expected: list = field(default_factory=lambda: [["v", 3], ["v", 5], ["v", 6]])
-    tests: list | None = None
-    dataset: str = ""
-    atol: float = 0.0
+def toy(**overrides) -> Problem:
+    """add(a, b) with expected outputs written by hand."""
+    fields = dict(task_id="toy/add", prompt="", entry_point="add", inputs=[[1, 2], [2, 3], [10, -4]],
+                  expected=[["v", 3], ["v", 5], ["v", 6]])
+    return Problem(**{**fields, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +36,7 @@ def leftovers(pool: SandboxPool) -> list:
 
 def run(pool, program: str, problem=None, limits: Limits = LIMITS, **kw):
     with pool.lease() as sb:
-        res = run_tests(problem or Toy(), program, limits=limits, sandbox=sb, **kw)
+        res = run_tests(problem or toy(), program, limits=limits, sandbox=sb, **kw)
     assert leftovers(pool) == []  # nothing of the run survives it
     return res
 
@@ -158,7 +151,7 @@ def test_fork_bomb_is_capped_and_swept(pool):
     prog = ("import os, time\ndef add(a, b):\n    n = 0\n    while True:\n        try:\n"
             "            pid = os.fork()\n        except OSError:\n            return n\n"
             "        if pid == 0:\n            time.sleep(100)\n            os._exit(0)\n        n += 1\n")
-    res = run(pool, prog, problem=Toy(inputs=[[1, 2]], expected=[["v", 3]]))
+    res = run(pool, prog, problem=toy(inputs=[[1, 2]], expected=[["v", 3]]))
     assert res.status == "fail" and int(res.tests[0].message.split("got ")[1]) < 1000
 
 
@@ -185,7 +178,7 @@ def test_network_is_unreachable(pool):
 def test_environment_is_scrubbed(pool, monkeypatch):
     monkeypatch.setenv("DIFFUCODE_TEST_SECRET", "hunter2")
     with SandboxPool(1) as fresh:  # started after the secret exists in our environment
-        problem = Toy(inputs=[[0, 0]], expected=[["v", None]])
+        problem = toy(inputs=[[0, 0]], expected=[["v", None]])
         res = run(fresh, "import os\ndef add(a, b):\n    return os.environ.get('DIFFUCODE_TEST_SECRET')\n", problem)
     assert res.status == "pass"
 
@@ -200,7 +193,7 @@ def test_forged_verdicts_and_always_equal_objects_fail(pool):
 
 
 def test_assert_style_tests(pool):
-    problem = Toy(entry_point="f", inputs=[], expected=None, tests=[
+    problem = toy(entry_point="f", inputs=[], expected=None, tests=[
         "assert f(2) == 4", "assert f(3) == 10", "assert f(-1) == 1", "assert f(0) == 0", "assert abs(f(2) - 4) < 1",
     ])
     prog = "def f(x):\n    if x < 0:\n        raise ValueError('neg')\n    while x == 0:\n        pass\n    return x * x\n"
