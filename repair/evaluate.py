@@ -34,7 +34,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from repair.loop import Engine, LoopConfig, error_type, heldout_result, make_task
-from repair.report import read_rows, run_path, write_report
+from repair.report import print_summary, read_rows, run_path, write_report
 from repair.strategies import parse_strategies, run_strategy
 
 # Settings that change results: a rerun into the same --out must agree on them (strategies, seeds, limit may grow).
@@ -174,9 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ---- save: tables, tests, figures ----
     summary = write_report(out, config)
-    for name, e in summary.items():
-        print(f"{name:24s} pass@1 {e['pass@1_mean']:6.2f} ± {e['pass@1_std']:.2f}  NFE/problem {e['nfe_mean']:.1f}")
-    print(f"report -> {out / 'report.md'}")
+    print_summary(summary, out)
     return summary
 
 

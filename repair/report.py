@@ -122,12 +122,15 @@ def summarize(runs: dict[tuple[str, int], list[dict]]) -> dict:
         passed = sum(bool(r["passed"]) for r in rows)
         by_strategy[strategy]["seeds"][str(seed)] = {
             "problems": len(rows), "passed": passed, "pass@1": 100.0 * passed / len(rows),
-            "nfe_mean": statistics.fmean(nfe), "nfe_total": sum(nfe)}
+            "nfe_mean": statistics.fmean(nfe), "nfe_total": sum(nfe),
+            "seconds_total": round(sum(r["seconds"] for r in rows), 3)}  # generation + tests + repair, wall
     for entry in by_strategy.values():
         seeds = entry["seeds"].values()
         entry["pass@1_mean"], entry["pass@1_std"] = mean_std([s["pass@1"] for s in seeds])
         entry["nfe_mean"] = statistics.fmean(s["nfe_mean"] for s in seeds)
         entry["nfe_total"] = sum(s["nfe_total"] for s in seeds)
+        entry["seconds_total"] = round(sum(s["seconds_total"] for s in seeds), 3)
+        entry["seconds_per_problem"] = entry["seconds_total"] / sum(s["problems"] for s in seeds)
     return dict(by_strategy)
 
 
@@ -156,13 +159,14 @@ def _pct(x: float) -> str:
 
 def table1(summary: dict, dataset: str) -> list[str]:
     paper = PAPER.get(dataset, {})
-    lines = ["| strategy | pass@1 (%) mean ± std | seeds | problems | NFE / problem | NFE total | paper pass@1 | paper NFE |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| strategy | pass@1 (%) mean ± std | seeds | problems | NFE / problem | NFE total | s / problem "
+             "| paper pass@1 | paper NFE |", "|---|---|---|---|---|---|---|---|---|"]
     for name in [s for s in MAIN if s in summary]:
         e = summary[name]
         probs = "/".join(str(s["problems"]) for s in e["seeds"].values())
         lines.append(f"| {name} | {_pct(e['pass@1_mean'])} ± {_pct(e['pass@1_std'])} | {len(e['seeds'])} | {probs} "
-                     f"| {e['nfe_mean']:.1f} | {e['nfe_total']} | {paper.get(name, '-')} | {PAPER_NFE.get(name, '-')} |")
+                     f"| {e['nfe_mean']:.1f} | {e['nfe_total']} | {e['seconds_per_problem']:.2f} "
+                     f"| {paper.get(name, '-')} | {PAPER_NFE.get(name, '-')} |")
     return lines
 
 
@@ -342,10 +346,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m repair.report", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="the --out directory of a repair.evaluate run")
     args = parser.parse_args(argv)
-    summary = write_report(args.out)
+    print_summary(write_report(args.out), Path(args.out))
+
+
+def print_summary(summary: dict, out: Path) -> None:
     for name, e in summary.items():
-        print(f"{name:24s} pass@1 {e['pass@1_mean']:6.2f} ± {e['pass@1_std']:.2f}  NFE/problem {e['nfe_mean']:.1f}")
-    print(f"report -> {Path(args.out) / 'report.md'}")
+        print(f"{name:24s} pass@1 {e['pass@1_mean']:6.2f} ± {e['pass@1_std']:.2f}  NFE/problem {e['nfe_mean']:.1f}"
+              f"  wall {e['seconds_total']:.1f} s ({e['seconds_per_problem']:.2f} s/problem)")
+    print(f"report -> {out / 'report.md'}")
 
 
 if __name__ == "__main__":

@@ -60,8 +60,8 @@ def test_token_edit_distance_on_token_ids():
     assert token_edit_distance([7, 8, 9, 10], [7, 11, 9]) == 2  # substitute 8, delete 10
 
 
-def _row(task, passed, *, rounds=(), before=(1, 2), after=(1, 2), error="syntax", nfe=10):
-    return {"task_id": task, "passed": passed, "nfe": nfe, "error_type": error,
+def _row(task, passed, *, rounds=(), before=(1, 2), after=(1, 2), error="syntax", nfe=10, seconds=0.5):
+    return {"task_id": task, "passed": passed, "nfe": nfe, "seconds": seconds, "error_type": error,
             "rounds": [{"method": m, "lines": [], "positions": [], "nfe": 1, "status": "fail"} for m in rounds],
             "initial_tokens": list(before), "final_tokens": list(after)}
 
@@ -102,6 +102,7 @@ def test_write_report_from_synthetic_runs(tmp_path):
     assert summary["trace-guided"]["pass@1_mean"] == pytest.approx(100 * (3 + 4) / 12)
     assert summary["trace-guided"]["pass@1_std"] == pytest.approx((400 / 6 - 50) / math.sqrt(2))  # sample std
     assert summary["no-repair"]["nfe_mean"] == 128 and summary["no-repair"]["nfe_total"] == 128 * 12
+    assert summary["no-repair"]["seconds_total"] == 0.5 * 12 and summary["no-repair"]["seconds_per_problem"] == 0.5
     for name in ("results.json", "report.md", "figure2_localization.png", "figure3_edit_distance.png"):
         assert (tmp_path / name).stat().st_size > 0
     results = json.loads((tmp_path / "results.json").read_text())
