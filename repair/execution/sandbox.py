@@ -3,8 +3,8 @@
 A `Sandbox` owns one zygote (repair/execution/zygote.py). `run` sends it a payload, then watches two pipes with
 deadlines: the result channel (records prefixed with a per-run random token; everything else is ignored) and the
 merged stdout/stderr (kept up to 64 KiB, the rest drained and dropped). When a deadline passes, when the result
-channel overflows, or when the run ends, every process below the zygote is SIGKILLed (process group first, then
-a psutil sweep), so nothing of a run survives it. Isolation (network/pid/mount namespaces, read-only filesystem,
+channel overflows, or when the run ends, every process of the run (found as repair/execution/procs.py says) is
+SIGKILLed, process groups first, so nothing of a run survives it. Isolation (network/pid/mount namespaces, read-only filesystem,
 dropped capabilities) is detected when the zygote starts and reported as it is, never assumed.
 """
 
@@ -30,11 +30,12 @@ from functools import lru_cache
 
 import psutil
 
+from repair.execution import procs
+
 ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zygote.py")
 NAMESPACE_FLAGS = ("--net", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child")
 GiB = 1 << 30
 SETUP_SECONDS = 5.0
-PIDS_CGROUP = "/sys/fs/cgroup/pids"  # cgroup v1 pids controller, when mounted and writable
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class Sandbox:
         if not hello:
             raise RuntimeError("sandbox fork server failed to start")
         self._root = self._zygote_process()
-        self._cgroup = _pids_cgroup(self._root.pid, self.max_processes)
+        self._cgroup = procs.create_pids_cgroup(self._root.pid, self.max_processes)
         self.isolation = Isolation(**json.loads(hello)["isolation"], process_limit=self._cgroup is not None)
 
     def _zygote_process(self) -> psutil.Process:
@@ -161,24 +162,12 @@ class Sandbox:
             pass
         self._proc.wait()
         self._proc = None
-        _remove_cgroup(self._cgroup)
+        procs.remove_cgroup(self._cgroup)
         self._cgroup = None
 
     def leftovers(self) -> list[int]:
-        """Pids of every process a run left behind: below the zygote, in its pid namespace, or in its cgroup.
-
-        Three views because each alone has failed somewhere: psutil's `children()` drops processes whose wall-clock
-        create time looks older than the zygote's (a clock step makes orphans invisible), `setsid` leaves the
-        process group, and reparenting needs a subreaper. Namespace and cgroup membership survive all of these.
-        """
-        root, table = self._root.pid, _process_table()
-        found = _descendants(root, table)
-        if self.isolation is not None and self.isolation.pid:
-            found |= _namespace_members(root, table)
-        if self._cgroup is not None:
-            found |= _cgroup_members(self._cgroup)
-        found.discard(root)
-        return sorted(pid for pid in found if table.get(pid, (0, "Z"))[1] != "Z")  # zombies run nothing
+        """Pids of every live process a run left behind (see procs.sandbox_processes for how they are found)."""
+        return procs.sandbox_processes(self._root.pid, self.isolation is not None and self.isolation.pid, self._cgroup)
 
     def sweep(self) -> None:
         """SIGKILL every process a run left behind (whole groups first) until none is left."""
@@ -203,7 +192,7 @@ class Sandbox:
                     os.kill(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
-            _wait_gone(pids, timeout=0.5)
+            procs.wait_dead(pids, timeout=0.5)
         raise RuntimeError("sandbox sweep could not terminate the candidate's processes")
 
     # ---- one run ----
@@ -250,102 +239,6 @@ class Sandbox:
                 shutil.rmtree(workdir, ignore_errors=True)
         raw.seconds = time.monotonic() - started
         return raw
-
-
-def _process_table() -> dict[int, tuple[int, str]]:
-    """{pid: (parent pid, state letter)} for every process, from one pass over /proc/<pid>/stat."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()  # the command name may hold spaces and parentheses
-        except OSError:
-            continue
-        table[int(entry)] = (int(fields[1]), fields[0].decode())
-    return table
-
-
-def _descendants(root: int, table: dict[int, tuple[int, str]]) -> set[int]:
-    """Every process below `root` by parent pid, with no create-time filter (see Sandbox.leftovers)."""
-    below: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
-        below.setdefault(ppid, []).append(pid)
-    found, stack = set(), [root]
-    while stack:
-        for child in below.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
-def _namespace_members(root: int, table: dict[int, tuple[int, str]]) -> set[int]:
-    """Host pids living in root's pid namespace (in isolated mode: the zygote and everything a run started)."""
-    try:
-        ns = os.readlink(f"/proc/{root}/ns/pid")
-    except OSError:
-        return set()
-    members = set()
-    for pid in table:
-        try:
-            if os.readlink(f"/proc/{pid}/ns/pid") == ns:
-                members.add(pid)
-        except OSError:
-            pass
-    return members
-
-
-def _cgroup_members(path: str) -> set[int]:
-    try:
-        with open(os.path.join(path, "cgroup.procs")) as f:
-            return {int(line) for line in f if line.strip()}
-    except (OSError, ValueError):
-        return set()
-
-
-def _is_zombie(pid: int) -> bool:
-    """Gone or dead-but-unreaped: either way nothing of it runs any more."""
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-    except psutil.Error:
-        return False
-
-
-def _wait_gone(pids: list[int], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    for pid in pids:
-        while not _is_zombie(pid) and time.monotonic() < deadline:
-            time.sleep(0.005)
-
-
-def _pids_cgroup(pid: int, max_pids: int) -> str | None:
-    """Put the zygote (and so every process of every run) in a pids cgroup: a fork bomb stops at max_pids."""
-    path = os.path.join(PIDS_CGROUP, f"diffucode-{pid}-{secrets.token_hex(4)}")
-    try:
-        os.mkdir(path)
-        with open(os.path.join(path, "pids.max"), "w") as f:
-            f.write(str(max_pids))
-        with open(os.path.join(path, "cgroup.procs"), "w") as f:
-            f.write(str(pid))
-    except OSError:
-        _remove_cgroup(path)
-        return None
-    return path
-
-
-def _remove_cgroup(path: str | None) -> None:
-    for _ in range(50):
-        if path is None or not os.path.isdir(path):
-            return
-        try:
-            os.rmdir(path)
-            return
-        except OSError:
-            time.sleep(0.02)  # still emptying
 
 
 def _watch(res_r: int, out_r: int, token: str, limits: Limits, started: float) -> RawRun:
