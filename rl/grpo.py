@@ -120,27 +120,23 @@ def optimize(cfg: Config, engine, adapter, r: Rollout) -> dict:
 
 def rl_step(cfg: Config, engine, tokenizer, adapter, problems: list[dict], step: int) -> dict:
     gen = torch.Generator().manual_seed(hash((cfg.seed, step, dist.rank())) % 2**62)
-    clock = [time.perf_counter()]
-
-    def lap() -> float:  # seconds since the previous lap: where a step's time goes, logged as time/*
-        clock.append(time.perf_counter())
-        return clock[-1] - clock[-2]
-
+    marks = [time.perf_counter()]  # one per phase end: where a step's time goes, logged as time/<phase>
     engine.module.eval()
     r = generate_rollouts(engine.module, tokenizer, [p["prompt"] for p in problems], cfg.num_generations,
                           cfg.max_completion_length, cfg.diffusion_steps, cfg.block_length, cfg.temperature,
                           cfg.chat_template, adapter.mask_token_id, gen, cfg.micro_batch_size)
-    seconds = {"time/generate": lap()}
+    marks.append(time.perf_counter())
     columns = {"tests": [p["tests"] for p in problems for _ in range(cfg.num_generations)],
                "prompt_code": [p.get("prompt_code", "") for p in problems for _ in range(cfg.num_generations)]}
     r.rewards, per_func = score(cfg.rewards, r.prompts, r.completions, r.completion_ids, columns)
-    seconds["time/reward"] = lap()
+    marks.append(time.perf_counter())
     r.advantages = ADVANTAGES[cfg.advantage](r.rewards, cfg.num_generations)
     r.draw = draw_masks(cfg.estimator, r.completion_mask, r.prompt_ids.shape[1], gen)
     r.ref_logps = reference_logps(cfg, engine, adapter, r)
-    seconds["time/reference"] = lap()
+    marks.append(time.perf_counter())
     metrics = optimize(cfg, engine, adapter, r)
-    seconds["time/optimize"] = lap()
+    marks.append(time.perf_counter())
+    phases = ("generate", "reward", "reference", "optimize")
     group_std = r.rewards.view(-1, cfg.num_generations).std(1).mean().item()
     metrics.update({
         "reward": dist.all_reduce_mean(r.rewards.mean().item()),
@@ -148,7 +144,8 @@ def rl_step(cfg: Config, engine, tokenizer, adapter, problems: list[dict], step:
         "frac_reward_zero_std": dist.all_reduce_mean(frac_zero_std(r.rewards, cfg.num_generations)),
         "completions/mean_length": dist.all_reduce_mean(r.completion_mask.sum(-1).float().mean().item()),
         **{f"rewards/{name}/mean": dist.all_reduce_mean(v.mean().item()) for name, v in per_func.items()},
-        **{key: dist.all_reduce_max(value) for key, value in seconds.items()},  # the slowest rank sets the pace
+        **{f"time/{name}": dist.all_reduce_max(b - a)  # the slowest rank sets the pace
+           for name, a, b in zip(phases, marks, marks[1:])},
     })
     return metrics
 
