@@ -62,7 +62,9 @@ def save_checkpoint(engine, output_dir: str | Path, step: int, data_position: in
     states = _gather_rng()
     if dist.is_main():
         state = {"step": step, "data_position": data_position, "world_size": dist.world_size(), "rng": states}
-        (root / tag / "train_state.json").write_text(json.dumps(state))
+        partial = root / tag / "train_state.json.tmp"
+        partial.write_text(json.dumps(state))
+        partial.replace(root / tag / "train_state.json")  # atomic: a kill mid-write leaves no half-written marker
         for old in sorted(p.parent for p in root.glob("step_*/train_state.json"))[:-keep_last]:
             shutil.rmtree(old, ignore_errors=True)
     dist.barrier()

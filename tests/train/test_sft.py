@@ -1,7 +1,6 @@
 """train/sft.py for real: in-process on one rank, and through the deepspeed launcher with 2 CPU ranks."""
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,16 +24,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(model_dir, out, *overrides, background=False):
-    cmd = ["deepspeed", "--num_gpus", "2", "--master_port", str(_free_port()), "train/sft.py",
+def _launch(model_dir, out, *overrides, script="train/sft.py", env=ENV):
+    cmd = ["deepspeed", "--num_gpus", "2", "--master_port", str(_free_port()), script,
            "--config", "configs/sft/tiny.yaml", f"model={model_dir}", f"output_dir={out}",
            "data.max_examples=64", "max_length=128", *overrides]
-    if background:
-        return subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
-    proc = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+                          start_new_session=True)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _train(model_dir, out, *overrides) -> str:
+    code, log = _launch(model_dir, out, *overrides)
+    assert code == 0, log[-6000:]
+    return log
 
 
 def test_bad_config_key_fails_fast():
@@ -85,7 +87,7 @@ def test_one_rank_step_loss_matches_hand_computation(tiny_model_dir, tmp_path):
 @pytest.mark.deepspeed
 def test_two_rank_sft_trains_exports_and_resumes(tiny_model_dir, tmp_path):
     out = tmp_path / "run"
-    _launch(tiny_model_dir, out, "max_steps=8", "save_every=4", "optim.lr=3e-3")
+    _train(tiny_model_dir, out, "max_steps=8", "save_every=4", "optim.lr=3e-3")
     rows = read_metrics(out)
     assert [r["step"] for r in rows] == list(range(1, 9))
     assert {"loss", "lr", "tokens_per_s", "grad_norm"} <= set(rows[0])
@@ -116,7 +118,7 @@ def test_two_rank_sft_trains_exports_and_resumes(tiny_model_dir, tmp_path):
             assert torch.equal(value.float(), base_state[plain].float()), key
 
     # rerun with more steps: resumes after step 8, logs 9..10 once
-    log = _launch(tiny_model_dir, out, "max_steps=10", "save_every=4", "optim.lr=3e-3")
+    log = _train(tiny_model_dir, out, "max_steps=10", "save_every=4", "optim.lr=3e-3")
     assert "at step 8" in log
     assert [r["step"] for r in read_metrics(out)] == list(range(1, 11))
 
@@ -124,20 +126,16 @@ def test_two_rank_sft_trains_exports_and_resumes(tiny_model_dir, tmp_path):
 @pytest.mark.deepspeed
 def test_resume_after_kill_matches_uninterrupted_run(tiny_model_dir, tmp_path):
     args = ("max_steps=6", "save_every=2", "keep_last=5", "optim.lr=3e-3")
-    _launch(tiny_model_dir, tmp_path / "a", *args)
+    _train(tiny_model_dir, tmp_path / "a", *args)
     reference = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "a")}
 
-    proc = _launch(tiny_model_dir, tmp_path / "b", *args, background=True)
-    deadline = time.time() + 300
-    while not (tmp_path / "b/checkpoints/step_000004/train_state.json").exists():
-        assert proc.poll() is None and time.time() < deadline, proc.stdout.read()[-3000:]
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    code, log = _launch(tiny_model_dir, tmp_path / "b", *args, script="tests/train/sft_killed_at.py",
+                        env={**ENV, "KILL_AT_STEP": "4"})
+    assert code != 0 and latest_checkpoint(tmp_path / "b").name == "step_000004", log[-6000:]
     assert not (tmp_path / "b/final").exists()
 
-    log = _launch(tiny_model_dir, tmp_path / "b", *args)
-    assert "resumed from" in log
+    log = _train(tiny_model_dir, tmp_path / "b", *args)
+    assert "step_000004 at step 4" in log
     resumed = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "b")}
     assert sorted(resumed) == list(range(1, 7))
     for step in range(1, 7):
