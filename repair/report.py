@@ -342,18 +342,18 @@ def write_report(out: str | Path, config: dict | None = None) -> dict:
     return summary
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m repair.report", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True, help="the --out directory of a repair.evaluate run")
-    args = parser.parse_args(argv)
-    print_summary(write_report(args.out), Path(args.out))
-
-
 def print_summary(summary: dict, out: Path) -> None:
     for name, e in summary.items():
         print(f"{name:24s} pass@1 {e['pass@1_mean']:6.2f} ± {e['pass@1_std']:.2f}  NFE/problem {e['nfe_mean']:.1f}"
               f"  wall {e['seconds_total']:.1f} s ({e['seconds_per_problem']:.2f} s/problem)")
     print(f"report -> {out / 'report.md'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m repair.report", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="the --out directory of a repair.evaluate run")
+    args = parser.parse_args(argv)
+    print_summary(write_report(args.out), Path(args.out))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import torch
 from train import dist
 
 CKPT_DIR = "checkpoints"
+STATE_FILE = "train_state.json"  # written last and atomically: its presence marks a checkpoint complete
 
 
 def _encode(obj) -> str:
@@ -48,27 +49,29 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def complete_checkpoints(output_dir: str | Path) -> list[Path]:
+    """Checkpoint directories holding a train state, oldest first."""
+    return sorted(p.parent for p in (Path(output_dir) / CKPT_DIR).glob(f"step_*/{STATE_FILE}"))
+
+
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """The newest complete checkpoint (train_state.json is written last, so its presence means complete)."""
-    root = Path(output_dir) / CKPT_DIR
-    done = sorted(p.parent for p in root.glob("step_*/train_state.json"))
+    done = complete_checkpoints(output_dir)
     return done[-1] if done else None
 
 
 def save_checkpoint(engine, output_dir: str | Path, step: int, data_position: int, keep_last: int) -> Path:
-    root = Path(output_dir) / CKPT_DIR
-    tag = f"step_{step:06d}"
-    engine.save_checkpoint(str(root), tag=tag)
+    ckpt = Path(output_dir) / CKPT_DIR / f"step_{step:06d}"
+    engine.save_checkpoint(str(ckpt.parent), tag=ckpt.name)
     states = _gather_rng()
     if dist.is_main():
         state = {"step": step, "data_position": data_position, "world_size": dist.world_size(), "rng": states}
-        partial = root / tag / "train_state.json.tmp"
+        partial = ckpt / f"{STATE_FILE}.tmp"
         partial.write_text(json.dumps(state))
-        partial.replace(root / tag / "train_state.json")  # atomic: a kill mid-write leaves no half-written marker
-        for old in sorted(p.parent for p in root.glob("step_*/train_state.json"))[:-keep_last]:
+        partial.replace(ckpt / STATE_FILE)  # a kill mid-write leaves no half-written marker
+        for old in complete_checkpoints(output_dir)[:-keep_last]:
             shutil.rmtree(old, ignore_errors=True)
     dist.barrier()
-    return root / tag
+    return ckpt
 
 
 def _gather_rng() -> list[str]:
@@ -83,7 +86,7 @@ def _gather_rng() -> list[str]:
 def load_checkpoint(engine, ckpt: Path) -> dict:
     """Restore DeepSpeed state and this rank's RNG; returns the train state (step, data_position)."""
     engine.load_checkpoint(str(ckpt.parent), tag=ckpt.name)
-    state = json.loads((ckpt / "train_state.json").read_text())
+    state = json.loads((ckpt / STATE_FILE).read_text())
     if state["world_size"] == dist.world_size():
         set_rng_state(_decode(state["rng"][dist.rank()]))
     else:
