@@ -4,8 +4,7 @@
   `load_problems(path=...)` reads a jsonl in the same schema, or assert-style rows (`tests` / `test_cases`).
 - Offline: when HUMANEVAL_OVERRIDE_PATH / MBPP_OVERRIDE_PATH are unset and `<repo>/../shared/data/*.jsonl.gz`
   exists, those files are used (set before evalplus.data is imported; patched into it if it already was).
-- `with_expected` runs each canonical solution once in the sandbox and caches the outputs under
-  $DIFFUCODE_CACHE (default ~/.cache/diffucode)/expected/<dataset>/<content hash>.json.
+Expected outputs (running canonical solutions) are an execution concern: repair.execution.expected.with_expected.
 """
 
 from __future__ import annotations
@@ -16,9 +15,7 @@ import json
 import os
 import random
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +25,6 @@ DATASETS = {
     "humaneval": ("HUMANEVAL_OVERRIDE_PATH", "HumanEvalPlus.jsonl.gz", "get_human_eval_plus", "humaneval"),
     "mbpp": ("MBPP_OVERRIDE_PATH", "MbppPlus.jsonl.gz", "get_mbpp_plus", "mbpp"),
 }
-_CACHE_FORMAT = b"expected-v3"  # bump when the stored encoding changes
 _TASK_PREFIX = {"HumanEval/": "humaneval", "Mbpp/": "mbpp"}
 
 
@@ -43,7 +39,7 @@ class Problem:
     tests: list[str] | None = None  # assert statements (assert-style problems); replaces inputs when set
     dataset: str = ""  # "humaneval" | "mbpp" | "" (selects evalplus's special oracles)
     n_base: int = 0  # how many of `inputs` are evalplus base inputs
-    expected: list | None = None  # per input: ["v", value] | ["d", digest] | ["x", reason]; see with_expected
+    expected: list | None = None  # per input: ["v", value] | ["d", digest] | ["x", reason]; see repair.execution.expected
     reference_seconds: float = 0.0  # run time of the canonical solution on all inputs (scheduling hint)
 
 
@@ -51,10 +47,6 @@ class Problem:
 class TestSplit:
     feedback: list[int]
     heldout: list[int]
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("DIFFUCODE_CACHE") or Path.home() / ".cache" / "diffucode")
 
 
 def use_offline_data() -> None:
@@ -117,67 +109,3 @@ def split_tests(problem: Problem, feedback_fraction: float = 0.2, seed: int = 42
     digest = hashlib.sha256(f"{seed}:{problem.task_id}".encode()).digest()
     chosen = set(random.Random(int.from_bytes(digest[:8], "big")).sample(range(n), k))
     return TestSplit(sorted(chosen), [i for i in range(n) if i not in chosen])
-
-
-# ---- expected outputs ----
-def content_hash(problem: Problem) -> str:
-    from repair.execution import codec
-
-    h = hashlib.sha256(_CACHE_FORMAT)
-    for part in (problem.dataset, problem.task_id, problem.prompt, problem.canonical_solution, problem.entry_point,
-                 repr(problem.atol), codec.digest(problem.inputs)):
-        h.update(part.encode() + b"\0")
-    return h.hexdigest()[:32]
-
-
-def _cache_path(problem: Problem) -> Path:
-    return cache_dir() / "expected" / (problem.dataset or "custom") / f"{content_hash(problem)}.json"
-
-
-def _load_cached(path: Path) -> tuple[list, float] | None:
-    from repair.execution import codec
-
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return [[kind, codec.from_tree(v) if kind == "v" else v] for kind, v in stored["entries"]], stored["seconds"]
-
-
-def _store(path: Path, entries: list, seconds: float) -> None:
-    from repair.execution import codec
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    encoded = [[kind, codec.to_tree(v) if kind == "v" else v] for kind, v in entries]
-    tmp.write_text(json.dumps({"entries": encoded, "seconds": seconds}))
-    os.replace(tmp, path)  # atomic: concurrent writers of the same problem produce the same file
-
-
-def with_expected(problems: list[Problem], *, workers: int = 2, progress: bool = False,
-                  timeout_per_test: float = 60.0, timeout_per_problem: float = 600.0) -> list[Problem]:
-    """Problems with `expected` filled: from the disk cache, else by running the canonical solution once."""
-    from repair.execution.execution import default_pool, reference_outputs
-    from repair.execution.sandbox import Limits
-
-    limits = Limits(timeout_per_test=timeout_per_test, timeout_per_problem=timeout_per_problem)
-    pool = default_pool(workers)
-
-    def one(p: Problem) -> Problem:
-        if p.tests or p.expected is not None:
-            return p
-        path = _cache_path(p)
-        cached = _load_cached(path)
-        if cached is None:
-            with pool.lease() as sb:
-                cached = reference_outputs(p, p.prompt + p.canonical_solution, limits=limits, sandbox=sb)
-            _store(path, *cached)
-        return replace(p, expected=cached[0], reference_seconds=cached[1])
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as ex:
-        it = ex.map(one, problems)
-        if progress:
-            from tqdm import tqdm
-
-            it = tqdm(it, total=len(problems), desc="expected outputs")
-        return list(it)

@@ -102,7 +102,8 @@ def record_config(args: argparse.Namespace, argv: list[str] | None) -> dict:
 
 
 def load_problems_for(args: argparse.Namespace) -> list:
-    from data.problems import load_problems, with_expected
+    from data.problems import load_problems
+    from repair.execution.expected import with_expected
 
     problems = load_problems(dataset=args.dataset, path=args.problems)[: args.limit]
     limits = dict(timeout_per_test=max(args.timeout_per_test, 60.0), timeout_per_problem=600.0)

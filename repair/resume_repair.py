@@ -54,7 +54,7 @@ def success(broken: str, candidate: str, tests: list[str] | None) -> bool:
     if parse_error(candidate) is not None or not 0 < token_edit_distance(broken, candidate) <= MAX_EDIT:
         return False
     if tests:
-        from rl.sandbox_tests import pass_fractions
+        from repair.execution.scoring import pass_fractions
 
         return pass_fractions([candidate], [tests], 2.0, 10.0, 1)[0] == 1.0
     return True

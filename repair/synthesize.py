@@ -59,7 +59,7 @@ def states(out, prompt_len: int) -> list[torch.Tensor]:
 def passes_tests(program: str, tests: list[str] | None) -> bool | None:
     if not tests:
         return None
-    from rl.sandbox_tests import pass_fractions
+    from repair.execution.scoring import pass_fractions
 
     return pass_fractions([program], [tests], 2.0, 10.0, 1)[0] == 1.0
 

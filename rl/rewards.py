@@ -57,7 +57,7 @@ def format_reward(prompts, completions, completion_ids, prompt_code=None, comple
 
 def code_reward(prompts, completions, completion_ids, tests=None, prompt_code=None, completion_format="fenced",
                 timeout_per_test=5.0, timeout_per_program=30.0, workers=2, **_):
-    from rl.sandbox_tests import pass_fractions
+    from repair.execution.scoring import pass_fractions
 
     codes = prompt_code or [""] * len(completions)
     programs = [extract_program(c, p, completion_format) for c, p in zip(completions, codes)]

@@ -37,7 +37,8 @@ def write_jsonl(path: str, rows: list[dict]) -> None:
 
 def prepare(args: argparse.Namespace) -> tuple[list[dict], list[tuple], Limits]:
     """Samples (those with a known task) and their jobs [(problem, program, selected test indices or None)]."""
-    from data.problems import load_problems, split_tests, with_expected
+    from data.problems import load_problems, split_tests
+    from repair.execution.expected import with_expected
 
     problems = {p.task_id: p for p in load_problems(dataset=args.dataset, path=args.problems)}
     samples = read_jsonl(args.samples)

@@ -84,7 +84,7 @@ def _specs(problem, indices: list[int]) -> tuple[str, dict[int, Any], dict[int, 
         pairs = {i: _assert_spec(problem.tests[i]) for i in indices}
         return "assert", {i: p[0] for i, p in pairs.items()}, {i: p[1] for i, p in pairs.items()}
     if problem.expected is None:
-        raise ValueError(f"{problem.task_id}: no expected outputs; attach them with data.problems.with_expected")
+        raise ValueError(f"{problem.task_id}: no expected outputs; attach them with repair.execution.expected.with_expected")
     return "call", {i: tuple(problem.inputs[i]) for i in indices}, {i: problem.expected[i] for i in indices}
 
 

@@ -24,8 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from data.problems import load_problems, use_offline_data, with_expected  # noqa: E402
+from data.problems import load_problems, use_offline_data  # noqa: E402
 from repair.execution import Limits, run_many  # noqa: E402
+from repair.execution.expected import with_expected  # noqa: E402
 from repair.execution.sandbox import namespaces_available  # noqa: E402
 
 WRONG = "\n\n_bench_original = {ep}\n\ndef {ep}(*args):\n    _bench_original(*args)\n    return '<wrong>'\n"

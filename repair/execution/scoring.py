@@ -1,9 +1,13 @@
-"""The bridge from reward functions to the sandboxed harness (repair.execution): pass fractions of assert tests."""
+"""Scoring programs against assert tests: the pass fraction each program earns in the sandbox.
+
+Shared by RL rewards (rl/rewards.py) and the repair jobs' filters (synthesis, noise-and-resume repair).
+"""
 
 from __future__ import annotations
 
 from data.problems import Problem
-from repair.execution import Limits, run_many
+from repair.execution.execution import run_many
+from repair.execution.sandbox import Limits
 
 
 def pass_fractions(programs: list[str], tests: list[list[str]], timeout_per_test: float, timeout_per_program: float,
