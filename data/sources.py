@@ -1,4 +1,5 @@
-"""Where examples come from: the embedded local corpus, a Hugging Face dataset by name, or a local jsonl/parquet file.
+"""Where examples come from: the embedded local corpus, minicode (data/minicode.py), a Hugging Face dataset by name,
+or a local jsonl/parquet file.
 
 A column map names which columns hold the prompt and the completion (e.g. OpenCodeReasoning: prompt <- "input",
 completion <- "output"). Bad rows (missing field, empty completion, over-long) are skipped and counted, never fatal.
@@ -18,8 +19,8 @@ LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv
 
 @dataclass
 class SourceConfig:
-    name: str = "embedded"  # "embedded" | a Hub dataset name | a path to .jsonl/.json/.parquet/.csv
-    split: str = "train"
+    name: str = "embedded"  # "embedded" | "minicode" | a Hub dataset name | a path to .jsonl/.json/.parquet/.csv
+    split: str = "train"  # minicode: train | rl | eval
     subset: str | None = None
     prompt_column: str = "prompt"
     completion_column: str = "completion"
@@ -28,6 +29,10 @@ class SourceConfig:
     max_examples: int | None = None
     max_chars: int = 20000
     embedded_root: str | None = None  # directory of Python source for the embedded corpus (default: stdlib)
+    seed: int = 0  # minicode: generator seed (rows = max_examples, default MINICODE_DEFAULT_ROWS)
+
+
+MINICODE_DEFAULT_ROWS = 20_000
 
 
 @dataclass
@@ -67,6 +72,8 @@ def load_examples(cfg: SourceConfig) -> tuple[list[Example], LoadStats]:
         examples = build_local_corpus(cfg.embedded_root, max_examples=cfg.max_examples or 2000, max_chars=cfg.max_chars)
         stats.kept = len(examples)
         return examples, stats
+    if cfg.name == "minicode":
+        return _minicode_examples(cfg), LoadStats(kept=cfg.max_examples or MINICODE_DEFAULT_ROWS)
     rows = _rows(cfg)
     needed = [cfg.completion_column] + ([] if cfg.prompt_template else [cfg.prompt_column])
     missing = [c for c in needed if c not in rows.column_names]
@@ -86,6 +93,17 @@ def load_examples(cfg: SourceConfig) -> tuple[list[Example], LoadStats]:
         else:
             examples.append(Example(prompt, completion, layout(completion), f"{cfg.name}:{i}"))
             if cfg.max_examples and len(examples) >= cfg.max_examples:
+                if i + 1 < len(rows):
+                    print(f"data: kept the first {cfg.max_examples} usable rows of {len(rows)} in {cfg.name} "
+                          f"(data.max_examples={cfg.max_examples}; data.max_examples=null keeps all)")
                 break
     stats.kept = len(examples)
     return examples, stats
+
+
+def _minicode_examples(cfg: SourceConfig) -> list[Example]:
+    from data.minicode import generate_problems
+
+    rows = generate_problems(cfg.split, cfg.max_examples or MINICODE_DEFAULT_ROWS, cfg.seed)
+    return [Example(r["prompt"], r["canonical_solution"], REGION_LAYOUTS[cfg.layout](r["canonical_solution"]),
+                    r["task_id"]) for r in rows]

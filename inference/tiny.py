@@ -1,7 +1,11 @@
-"""Offline tiny models: a byte-level BPE tokenizer trained on local Python source and a random LLaDA-architecture model.
+"""Offline small models: a byte-level BPE tokenizer trained on local Python source and a random LLaDA-architecture model.
 
-Nothing is downloaded. Tests, CI and the README demo use these; the special tokens mirror LLaDA's roles
-(<|mdm_mask|>, <|endoftext|> as eos = pad, <|startoftext|> as bos, <|eot_id|> and header tokens for the chat template).
+Nothing is downloaded. The special tokens mirror LLaDA's roles (<|mdm_mask|>, <|endoftext|> as eos = pad,
+<|startoftext|> as bos, <|eot_id|> and header tokens for the chat template). Presets:
+- `tiny` (tests, CI): 0.6M parameters, tokenizer trained on the standard library only.
+- `small` (minicode, see data/minicode.py): sized by measurement to learn minicode on 2 CPU cores; its tokenizer
+  splits digits into single tokens (as LLaMA- and Qwen-style tokenizers do, so "-20" in a docstring and `x - 20` in
+  code share the digit tokens the model must copy) and has also seen minicode training text.
 """
 
 from __future__ import annotations
@@ -35,11 +39,36 @@ class TinySizes:
     mlp_hidden_size: int = 192
     max_sequence_length: int = 1024
     corpus_chars: int = 3_000_000
+    split_digits: bool = False  # pre-tokenize every digit as its own token
+    minicode_rows: int = 0  # minicode training problems added to the tokenizer corpus
 
 
-def train_tokenizer(vocab_size: int, corpus_chars: int, root: str | Path | None = None) -> PreTrainedTokenizerFast:
-    """Byte-level BPE on local Python source (deterministic: files sorted, fixed char budget)."""
-    texts, total = [], 0
+PRESETS = {
+    "tiny": TinySizes(),
+    "small": TinySizes(vocab_size=2048, d_model=192, n_layers=3, n_heads=6, mlp_hidden_size=512,
+                       max_sequence_length=512, corpus_chars=2_000_000, split_digits=True, minicode_rows=20_000),
+}
+
+
+def _pre_tokenizer(split_digits: bool):
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if not split_digits:
+        return byte_level
+    return pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+
+
+def _minicode_texts(rows: int) -> list[str]:
+    if rows <= 0:
+        return []
+    from data.minicode import training_text
+
+    return training_text(rows, seed=0)
+
+
+def train_tokenizer(vocab_size: int, corpus_chars: int, root: str | Path | None = None, split_digits: bool = False,
+                    extra_texts: list[str] | None = None) -> PreTrainedTokenizerFast:
+    """Byte-level BPE on local Python source (deterministic: files sorted, fixed char budget) plus `extra_texts`."""
+    texts, total = list(extra_texts or []), 0
     for path in python_source_files(root):
         try:
             text = path.read_text(encoding="utf-8")
@@ -50,7 +79,7 @@ def train_tokenizer(vocab_size: int, corpus_chars: int, root: str | Path | None 
         if total >= corpus_chars:
             break
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = _pre_tokenizer(split_digits)
     tok.decoder = decoders.ByteLevel()
     # trim_offsets=False: token spans tile the text, so every character (and line) maps to exactly one token.
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
@@ -95,7 +124,8 @@ def build_tiny(out: str | Path, seed: int = 0, sizes: TinySizes | None = None) -
     """Write tokenizer + random-weight model (safetensors) to `out`; loadable with Auto*.from_pretrained(out)."""
     sizes = sizes or TinySizes()
     out = Path(out)
-    tokenizer = train_tokenizer(sizes.vocab_size, sizes.corpus_chars)
+    tokenizer = train_tokenizer(sizes.vocab_size, sizes.corpus_chars, split_digits=sizes.split_digits,
+                                extra_texts=_minicode_texts(sizes.minicode_rows))
     torch.manual_seed(seed)
     model = LLaDAModelLM(tiny_config(tokenizer, sizes))
     model.save_pretrained(out)

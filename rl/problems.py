@@ -1,5 +1,6 @@
-"""RL prompts with their tests: the embedded tiny set, an evalplus-schema / assert-test jsonl, or a Hub dataset
-(AceCode-89K style: a question column and a test_cases column of assert statements).
+"""RL prompts with their tests: the embedded tiny set, minicode's `rl` split (data/minicode.py; tests are asserts
+on the canonical solution's outputs), an evalplus-schema / assert-test jsonl, or a Hub dataset (AceCode-89K style: a
+question column and a test_cases column of assert statements).
 
 Tests are kept out of the prompt unless `show_tests_in_prompt` (hidden tests must stay hidden from the policy).
 """
@@ -15,19 +16,34 @@ from data.tiny_problems import TINY_PROBLEMS
 
 @dataclass
 class RLDataConfig:
-    name: str = "tiny"  # tiny | path/to/problems.jsonl | a Hub dataset name
-    split: str = "train"
+    name: str = "tiny"  # tiny | minicode | path/to/problems.jsonl | a Hub dataset name
+    split: str = "train"  # minicode: rl (the split kept for RL prompts)
     prompt_column: str = "prompt"  # AceCode-89K: question
     tests_column: str = "tests"  # AceCode-89K: test_cases
     prompt_template: str = "{prompt}"
     code_prefix: bool = True  # the prompt is code the completion continues (body format): prepend it to the program
     show_tests_in_prompt: bool = False
     max_problems: int | None = None
+    seed: int = 0  # minicode: generator seed (max_problems rows, default 2000)
+
+
+def minicode_assert_rows(split: str, num: int, seed: int) -> list[dict]:
+    """minicode problems with assert tests built from the canonical solution's outputs."""
+    from data.minicode import generate_problems
+
+    rows = []
+    for r in generate_problems(split, num, seed):
+        tests = [f"assert {r['entry_point']}({', '.join(map(repr, args))}) == {out!r}"
+                 for args, out in zip(r["base_input"] + r["plus_input"], r["expected_output"])]
+        rows.append(dict(r, tests=tests))
+    return rows
 
 
 def _rows(cfg: RLDataConfig) -> list[dict]:
     if cfg.name == "tiny":
         return TINY_PROBLEMS
+    if cfg.name == "minicode":
+        return minicode_assert_rows(cfg.split, cfg.max_problems or 2000, cfg.seed)
     path = Path(cfg.name)
     if path.suffix == ".jsonl":
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

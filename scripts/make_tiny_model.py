@@ -1,26 +1,33 @@
-"""Build the tiny offline model: `python scripts/make_tiny_model.py --out runs/tiny-model [--seed 0] [--d-model 64 ...]`.
+"""Build an offline model: `python scripts/make_tiny_model.py --out runs/tiny-model [--preset tiny|small] [--seed 0]
+[--d-model 64 ...]`.
 
-A byte-level BPE tokenizer trained on this machine's Python standard library and a random-weight LLaDA-architecture
-model, saved so that AutoModel / AutoTokenizer.from_pretrained(out) load them with no network.
+A byte-level BPE tokenizer trained on this machine's Python standard library (the `small` preset: digits split and
+minicode text added) and a random-weight LLaDA-architecture model, saved so that AutoModel / AutoTokenizer
+.from_pretrained(out) load them with no network. Size flags override the preset.
 """
 
 import argparse
 import dataclasses
 
-from inference.tiny import TinySizes, build_tiny
+from inference.tiny import PRESETS, build_tiny
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=0)
-    for f in dataclasses.fields(TinySizes):
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=int, default=f.default)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
+    for f in dataclasses.fields(PRESETS["tiny"]):
+        kind = (lambda v: str(v).lower() in ("1", "true", "yes")) if f.type in (bool, "bool") else int
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None)
     args = parser.parse_args()
-    sizes = TinySizes(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TinySizes)})
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(PRESETS["tiny"])
+                 if getattr(args, f.name) is not None}
+    sizes = dataclasses.replace(PRESETS[args.preset], **overrides)
     out = build_tiny(args.out, seed=args.seed, sizes=sizes)
     n_params = sum(p.numel() for p in __import__("transformers").AutoModel.from_pretrained(out).parameters())
-    print(f"tiny model written to {out}: {n_params:,} parameters, vocab {sizes.vocab_size}, d_model {sizes.d_model}")
+    print(f"model written to {out}: {n_params:,} parameters ({args.preset} preset), vocab {sizes.vocab_size}, "
+          f"d_model {sizes.d_model}, {sizes.n_layers} layers")
 
 
 if __name__ == "__main__":

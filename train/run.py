@@ -32,8 +32,10 @@ def start_run(cfg: RunSettings, engine) -> tuple[dict, MetricsLogger]:
 
 
 def finish_run(cfg: RunSettings, engine, tokenizer, logger: MetricsLogger, step: int, data_position: int) -> Path:
-    """Save the final checkpoint and export (a run from init_adapter exports merged weights only)."""
-    save_checkpoint(engine, cfg.output_dir, step, data_position, cfg.keep_last)
+    """Save the final checkpoint (unless save_final_state is off) and export (a run from init_adapter exports merged
+    weights only)."""
+    if cfg.save_final_state:
+        save_checkpoint(engine, cfg.output_dir, step, data_position, cfg.keep_last)
     final = export_final(engine, tokenizer, cfg.output_dir, cfg.export_merged or bool(cfg.init_adapter),
                          adapter=not cfg.init_adapter)
     logger.close()

@@ -1,0 +1,21 @@
+# Shared by scripts/minicode.sh and scripts/minicode_full.sh (sourced, not run).
+# stage NAME TITLE FUNCTION: runs FUNCTION once; its wall seconds go to $RUN/stages/NAME (the done marker, so a
+# rerun skips the stage; delete the file to redo it). The entry points resume on their own within a stage.
+GEN=${GEN:-64}  # completion tokens: the longest canonical minicode body is well under 64 tokens
+# repair.evaluate settings of every minicode evaluation (the paper's S and K scaled by gen length / 512 -> 8;
+# N = gen length, one token per step, where the paper commits 4 per step at N = 128, L = 512).
+EVAL_ARGS=(--problems "$RUN/eval.jsonl" --seeds 0 --gen-length "$GEN" --block-length "$GEN" --steps "$GEN"
+           --repair-steps 8 --budget-k 8 --rounds 3)
+
+stage() {
+  local name=$1 title=$2 fn=$3
+  mkdir -p "$RUN/stages"
+  if [ -f "$RUN/stages/$name" ]; then
+    echo "=== $title: done ($(cat "$RUN/stages/$name") s), skipped ==="
+    return
+  fi
+  echo; echo "=== $title ==="
+  local t0=$SECONDS
+  "$fn"
+  echo $((SECONDS - t0)) > "$RUN/stages/$name"
+}
