@@ -3,7 +3,7 @@ enough that a ~3M-parameter diffusion LM learns them on a CPU in minutes.
 
     python -m data.minicode --split eval --num 200 --seed 0 --out eval.jsonl
 
-Each family (data/minicode_families.py, data/minicode_text.py) draws a function name, argument names, constants
+Each family (data/minicode_families.py, minicode_lists.py, minicode_text.py) draws a function name, argument names, constants
 (written identically in docstring and code, e.g. "Return 7 * n + 19." / `return 7 * n + 19`), operator choices and a
 docstring phrasing. Rows carry task_id, prompt (signature + docstring), canonical_solution (the body), entry_point,
 base_input (>= 10 argument lists, edge cases first), plus_input ([]), atol (0), and family, split and
@@ -28,6 +28,7 @@ import sys
 from collections import Counter
 
 from data import minicode_families as nf
+from data import minicode_lists as lf
 from data import minicode_text as tf
 from data.minicode_families import Spec
 
@@ -52,11 +53,11 @@ FAMILIES = {
     # filtered comprehensions
     "filter_div": nf.filter_div, "map_affine": nf.map_affine, "long_words": tf.long_words,
     # nested loops
-    "count_pairs": nf.count_pairs, "equal_pairs": nf.equal_pairs, "grid_sum": nf.grid_sum,
-    "diagonal": nf.diagonal, "table": nf.table,
+    "count_pairs": lf.count_pairs, "equal_pairs": lf.equal_pairs, "grid_sum": lf.grid_sum,
+    "diagonal": lf.diagonal, "table": lf.table,
     # list operations
-    "running": nf.running, "rotate": nf.rotate, "chunk_agg": nf.chunk_agg, "distinct_first": nf.distinct_first,
-    "window_max": nf.window_max,
+    "running": lf.running, "rotate": lf.rotate, "chunk_agg": lf.chunk_agg, "distinct_first": lf.distinct_first,
+    "window_max": lf.window_max,
     # string building and slicing
     "repeat_join": tf.repeat_join, "reverse_words": tf.reverse_words, "ensure_affix": tf.ensure_affix,
     "replace_char": tf.replace_char, "case_k": tf.case_k, "every_kth": tf.every_kth, "truncate": tf.truncate,

@@ -1,4 +1,4 @@
-"""minicode families, part 2: string building and slicing, counting with a dict, small state machines.
+"""minicode families, part 3: string building and slicing, counting with a dict, small state machines.
 
 Docstrings never put a quoted constant right before punctuation ("'-'." would tokenize differently from the code's
 '-'): a quoted constant is followed by a space and a word, or by the end of a clause without a period.
@@ -239,8 +239,8 @@ def bracket_depth(r):
     return make("bracket_depth", r, ("bracket_depth", "nesting_depth", "max_depth"), [s], (o, c, bad),
                 [f"Return the maximum nesting depth of {o!r} and {c!r} brackets in {s}, or {bad} when they do not "
                  f"balance.",
-                 f"Track the depth ({o!r} opens, {c!r} closes) over {s}; return its maximum, or {bad} if a closing "
-                 f"bracket has no match or some stay open."],
+                 f"Track the depth over {s}, where {o!r} opens and {c!r} closes; return its maximum, or {bad} if a "
+                 f"closing bracket has no match or some stay open."],
                 ["depth = 0", "best = 0", f"for ch in {s}:", f"    if ch == {o!r}:", "        depth += 1",
                  "        best = max(best, depth)", f"    elif ch == {c!r}:", "        depth -= 1",
                  "        if depth < 0:", f"            return {bad}", "if depth != 0:", f"    return {bad}",

@@ -81,6 +81,19 @@ def test_constants_are_copied_verbatim_from_docstring_to_code():
                 assert re.search(_literal_pattern(lit), code), (spec.family, lit, code)
 
 
+def test_quoted_constants_stand_alone_in_docstrings_and_names_vary():
+    """A quoted constant is surrounded by spaces in prose ("'-'." could tokenize unlike the code's '-'); every family
+    draws 3+ function names and 2+ argument names."""
+    for family, make in FAMILIES.items():
+        rng = random.Random(family)
+        specs = [make(rng) for _ in range(100)]
+        assert len({s.name for s in specs}) >= 3 and len({s.args for s in specs}) >= 2, family
+        for spec in specs:
+            for lit in spec.literals():
+                for m in re.finditer(re.escape(lit), spec.doc) if lit.startswith("'") else ():
+                    assert spec.doc[m.start() - 1] == " " and spec.doc[m.end():m.end() + 1] == " ", spec.doc
+
+
 def test_same_seed_same_problems_other_seed_other_problems():
     a, b = generate_problems("rl", 60, seed=5), generate_problems("rl", 60, seed=5)
     assert a == b
