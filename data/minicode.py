@@ -79,21 +79,6 @@ def split_of(family: str, constants: tuple) -> str:
     return "rl" if bucket < SPLIT_PERCENT["eval"] + SPLIT_PERCENT["rl"] else "train"
 
 
-def draw_inputs(spec: Spec, rng: random.Random, num: int = NUM_INPUTS) -> list[list]:
-    """Edge cases first, then random draws, without repeats (compared as JSON)."""
-    seen, out = set(), []
-    candidates = [list(e) for e in spec.edges]
-    for _ in range(50 * num):
-        if len(out) >= num:
-            break
-        args = candidates.pop(0) if candidates else spec.draw(rng)
-        key = json.dumps(args)
-        if key not in seen:
-            seen.add(key)
-            out.append(args)
-    return out
-
-
 def run_solution(spec: Spec, inputs: list[list]) -> list:
     """The canonical solution's outputs, run in-process (our own generated code, not model output)."""
     namespace: dict = {}
@@ -104,7 +89,7 @@ def run_solution(spec: Spec, inputs: list[list]) -> list:
 
 def to_row(spec: Spec, split: str, task_id: str, rng: random.Random) -> dict:
     for _ in range(5):  # tests whose outputs are all equal cannot tell a solution from a constant: draw again
-        inputs = draw_inputs(spec, rng)
+        inputs = spec.inputs(rng, NUM_INPUTS)
         if len(inputs) < MIN_INPUTS:
             raise RuntimeError(f"family {spec.family}: only {len(inputs)} distinct inputs")
         outputs = run_solution(spec, inputs)

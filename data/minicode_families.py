@@ -10,6 +10,7 @@ and the splits are in data/minicode.py.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,19 @@ class Spec:
     solution: str  # the body, each line indented by 4 spaces, ending with "\n"
     draw: Callable[[random.Random], list] = field(repr=False)  # one argument list
     edges: tuple = ()  # fixed edge-case argument lists, always tested
+
+    def inputs(self, rng: random.Random, num: int = 12) -> list[list]:
+        """Argument lists: the edge cases first, then random draws, without repeats (compared as JSON)."""
+        seen, out, edges = set(), [], [list(e) for e in self.edges]
+        for _ in range(50 * num):
+            if len(out) >= num:
+                break
+            args = edges.pop(0) if edges else self.draw(rng)
+            key = json.dumps(args)
+            if key not in seen:
+                seen.add(key)
+                out.append(args)
+        return out
 
     def literals(self) -> list[str]:
         """The source text of every literal constant (what must appear verbatim in docstring and code)."""
