@@ -1,7 +1,7 @@
 """minicode: procedurally generated Python function-writing problems in evalplus's schema, small and regular
 enough that a ~3M-parameter diffusion LM learns them on a CPU in minutes.
 
-    python -m data.minicode --split eval --num 200 --seed 0 --out eval.jsonl
+    python -m data.minicode --split eval --num 200 --seed 0 --out eval.jsonl [--families affine,rle]
 
 Each family (data/minicode_families.py, minicode_lists.py, minicode_text.py) draws a function name, argument names, constants
 (written identically in docstring and code, e.g. "Return 7 * n + 19." / `return 7 * n + 19`), operator choices and a
@@ -26,6 +26,7 @@ import random
 import statistics
 import sys
 from collections import Counter
+from collections.abc import Sequence
 
 from data import minicode_families as nf
 from data import minicode_lists as lf
@@ -102,14 +103,18 @@ def to_row(spec: Spec, split: str, task_id: str, rng: random.Random) -> dict:
             "family": spec.family, "split": split, "expected_output": outputs}
 
 
-def generate_specs(split: str, num: int, seed: int, max_tries: int = 2000) -> list[Spec]:
-    """`num` distinct specs of `split`, families in a shuffled cycle; deterministic by (split, num, seed)."""
+def generate_specs(split: str, num: int, seed: int, families: Sequence[str] | None = None,
+                   max_tries: int = 2000) -> list[Spec]:
+    """`num` distinct specs of `split`, families (default: all) in a shuffled cycle; deterministic by the arguments."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     if num < 1:
         raise ValueError(f"num must be >= 1, got {num}")
     rng = random.Random(f"minicode:{split}:{seed}")
-    order = sorted(FAMILIES)
+    unknown = sorted(set(families or ()) - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"unknown families {', '.join(unknown)}")
+    order = sorted(set(families or FAMILIES))
     rng.shuffle(order)
     seen: set = set()
     specs: list[Spec] = []
@@ -134,16 +139,16 @@ def generate_specs(split: str, num: int, seed: int, max_tries: int = 2000) -> li
     return specs
 
 
-def generate_problems(split: str, num: int, seed: int) -> list[dict]:
+def generate_problems(split: str, num: int, seed: int, families: Sequence[str] | None = None) -> list[dict]:
     """evalplus-schema rows (plus family, split, expected_output); task_id minicode/{split}/{seed}/{i}."""
-    specs = generate_specs(split, num, seed)
+    specs = generate_specs(split, num, seed, families)
     rng = random.Random(f"minicode-inputs:{split}:{seed}")
     return [to_row(spec, split, f"minicode/{split}/{seed}/{i}", rng) for i, spec in enumerate(specs)]
 
 
-def training_text(num: int, seed: int) -> list[str]:
+def training_text(num: int, seed: int, families: Sequence[str] | None = None) -> list[str]:
     """prompt + solution of `num` train problems (e.g. a tokenizer's corpus)."""
-    return [spec.prompt + spec.solution for spec in generate_specs("train", num, seed)]
+    return [spec.prompt + spec.solution for spec in generate_specs("train", num, seed, families)]
 
 
 def summary(rows: list[dict]) -> str:
@@ -159,9 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--families", default="", help="comma list of family names (default: all)")
     args = parser.parse_args(argv)
     try:
-        rows = generate_problems(args.split, args.num, args.seed)
+        rows = generate_problems(args.split, args.num, args.seed, [f for f in args.families.split(",") if f])
     except ValueError as e:
         print(f"minicode: {e}", file=sys.stderr)
         return 2

@@ -147,8 +147,14 @@ def test_cli_file_loads_splits_and_passes_in_the_real_sandbox(tmp_path, monkeypa
     assert all(r.status != "pass" for r in run_many(wrong, workers=2, progress=False))  # the tests can fail
 
 
+def test_family_subset():
+    rows = generate_problems("train", 9, seed=0, families=["affine", "rle", "toggle"])
+    assert sorted(r["family"] for r in rows) == ["affine"] * 3 + ["rle"] * 3 + ["toggle"] * 3
+
+
 @pytest.mark.parametrize("argv, message", [(["--split", "test"], "unknown split 'test'"),
-                                           (["--num", "0"], "num must be >= 1")])
+                                           (["--num", "0"], "num must be >= 1"),
+                                           (["--families", "affine,nope"], "unknown families nope")])
 def test_cli_rejects_bad_values(tmp_path, capsys, argv, message):
     assert main([*argv, "--out", str(tmp_path / "x.jsonl")]) == 2
     err = capsys.readouterr().err
