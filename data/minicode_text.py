@@ -152,10 +152,10 @@ def most_frequent(r):
     tie = Choice(r.choice(("first", "last")))
     op = (">" if mode == "most" else "<") + ("=" if tie == "last" else "")
     return make("most_frequent", r, ("most_frequent", "mode_value", "frequency_pick"), [xs], (mode, tie, d),
-                [f"Return the {mode} frequent value in {xs} (ties go to the value seen {tie}), or {d} if {xs} is "
-                 f"empty.",
-                 f"Count how often each value occurs in {xs}; return the {mode} common one, the one seen {tie} on "
-                 f"ties, and {d} for an empty list."],
+                [f"Return the {mode} frequent value in {xs} (on ties, the one whose first occurrence comes {tie}), "
+                 f"or {d} if {xs} is empty.",
+                 f"Count how often each value occurs in {xs}; return the {mode} common one (ties: the value that "
+                 f"first appears {tie}), and {d} for an empty list."],
                 [f"if not {xs}:", f"    return {d}", "counts = {}", f"for {x} in {xs}:",
                  f"    counts[{x}] = counts.get({x}, 0) + 1", f"best = {xs}[0]", f"for {x} in counts:",
                  f"    if counts[{x}] {op} counts[best]:", f"        best = {x}", "return best"],
@@ -181,8 +181,8 @@ def group_by_letter(r):
     return make("group_by_letter", r, ("group_by_letter", "bucket_words", "index_words"), [s], (end, op, k),
                 [f"Group the words of {s} whose length is {CMP[op]} {k} by their {end} letter: return a dict from "
                  f"that letter to the list of words, in order.",
-                 f"Return a dict that maps a letter to the words of {s} ending or starting with it ({end} letter), "
-                 f"using only words w with len(w) {op} {k}."],
+                 f"Return a dict from the {end} letter of each word w of {s} with len(w) {op} {k} to the list of "
+                 f"those words, in order."],
                 ["groups = {}", f"for w in {s}.split():", f"    if len(w) {op} {k}:",
                  f"        groups.setdefault({key}, []).append(w)", "return groups"],
                 lambda g: [sentence(g, "abc", 6, k + 3)], [[""]])
@@ -198,8 +198,8 @@ def toggle(r):
         init, act, ret, what = "out = ''", "out += ch", "out", "the string of the other characters of"
     return make("toggle", r, ("toggle", "between_marks", "inside_marks"), [s], (c, out, start),
                 [f"The character {c!r} switches a flag that starts {start}; return {what} {s} read while it is on.",
-                 f"Walk through {s}: each {c!r} toggles an on/off state (initially {start}); return {what} {s} seen "
-                 f"in the on state."],
+                 f"Walk through {s}: each {c!r} toggles an on/off state (initially {start}); return {what} {s} that are "
+                 f"seen in the on state."],
                 [f"on = {start == 'on'}", init, f"for ch in {s}:", f"    if ch == {c!r}:", "        on = not on", "    elif on:",
                  f"        {act}", f"return {ret}"],
                 lambda g: [text(g, "ab" + c * 2, 0, 12)], [[""], [c]])
