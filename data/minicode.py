@@ -146,6 +146,12 @@ def generate_problems(split: str, num: int, seed: int, families: Sequence[str] |
     return [to_row(spec, split, f"minicode/{split}/{seed}/{i}", rng) for i, spec in enumerate(specs)]
 
 
+def assert_tests(row: dict) -> list[str]:
+    """The row's tests as assert statements on the canonical solution's outputs (RL rewards, synthesis filters)."""
+    return [f"assert {row['entry_point']}({', '.join(map(repr, args))}) == {out!r}"
+            for args, out in zip(row["base_input"] + row["plus_input"], row["expected_output"])]
+
+
 def training_text(num: int, seed: int, families: Sequence[str] | None = None) -> list[str]:
     """prompt + solution of `num` train problems (e.g. a tokenizer's corpus)."""
     return [spec.prompt + spec.solution for spec in generate_specs("train", num, seed, families)]
@@ -165,12 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--families", default="", help="comma list of family names (default: all)")
+    parser.add_argument("--asserts", action="store_true",
+                        help="add `tests` (assert statements) for repair.synthesize / rl prompts; such a file is "
+                             "assert-style for repair.evaluate")
     args = parser.parse_args(argv)
     try:
         rows = generate_problems(args.split, args.num, args.seed, [f for f in args.families.split(",") if f])
     except ValueError as e:
         print(f"minicode: {e}", file=sys.stderr)
         return 2
+    if args.asserts:
+        rows = [dict(row, tests=assert_tests(row)) for row in rows]
     with open(args.out, "w") as f:
         f.writelines(json.dumps(row) + "\n" for row in rows)
     print(f"minicode {args.split} seed {args.seed} -> {args.out}: {summary(rows)}")

@@ -29,14 +29,9 @@ class RLDataConfig:
 
 def minicode_assert_rows(split: str, num: int, seed: int) -> list[dict]:
     """minicode problems with assert tests built from the canonical solution's outputs."""
-    from data.minicode import generate_problems
+    from data.minicode import assert_tests, generate_problems
 
-    rows = []
-    for r in generate_problems(split, num, seed):
-        tests = [f"assert {r['entry_point']}({', '.join(map(repr, args))}) == {out!r}"
-                 for args, out in zip(r["base_input"] + r["plus_input"], r["expected_output"])]
-        rows.append(dict(r, tests=tests))
-    return rows
+    return [dict(r, tests=assert_tests(r)) for r in generate_problems(split, num, seed)]
 
 
 def _rows(cfg: RLDataConfig) -> list[dict]:

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The papers in miniature on minicode: `bash scripts/minicode.sh --full [RUN_DIR]` (default runs/minicode-full;
+# ~90 minutes on 2 cores). Runs the main job (scripts/minicode.sh) into RUN_DIR, then:
+#   TreeDiff   SFT with masker=ast and masker=ast-span at the main job's steps, data order, seed and curriculum
+#              schedule (the main job's SFT is the uniform row); no-repair pass@1 of each on the eval problems
+#   Trace      repair.evaluate on the uniform model: no-repair, global-low-confidence, best-of-2, trace-guided and
+#              the ablations (+ core-reimpl when the registry has it): Tables 1-3, McNemar, localization, edit distance
+#   DiffuCoder coupled (2 passes) vs independent (2 passes) vs d1 (1 pass, by construction) GRPO from the uniform
+#              model, same steps and rollouts budget: reward curves, held-out pass@1 after RL
+#   CodeFusion repair SFT of the uniform model on diffusion-synthesized pairs vs rule-based pairs (repair.corrupt),
+#              then noise-and-resume repair of held-out broken programs (eval problems) with each model
+#   Fast-dLLM  plain vs threshold vs threshold + prefix cache (from the main job)
+# and writes RUN_DIR/report.md with the figures (python -m repair.minicode_report full RUN_DIR).
+# Every stage is resumable like the main job's. No setting here was chosen by looking at a result.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN=${1:-runs/minicode-full}
+NGPU=${NGPU:-2}
+export WANDB_MODE=${WANDB_MODE:-offline} TOKENIZERS_PARALLELISM=false DS_ACCELERATOR=${DS_ACCELERATOR:-cpu}
+bash scripts/minicode.sh "$RUN"
+. scripts/minicode_lib.sh
+SFT="$RUN/sft/final/merged"
+REPAIR_TEMPLATE=$'Fix the bugs in this Python code:\n```python\n{broken}\n```\nFixed code:\n'
+
+treediff() {
+  for masker in ast ast-span; do
+    deepspeed --log_level=warning --num_gpus "$NGPU" train/sft.py --config configs/sft/minicode.yaml \
+      model="$RUN/model" output_dir="$RUN/sft-$masker" masker="$masker" run_name="minicode-sft-$masker"
+    python -m repair.evaluate --model "$RUN/sft-$masker/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair \
+      --out "$RUN/eval-sft-$masker"
+  done
+}
+trace() {
+  local extra=""
+  python -c "import sys; from repair.strategies import STRATEGIES; sys.exit('core-reimpl' not in STRATEGIES)" \
+    && extra=",core-reimpl"
+  python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" \
+    --strategies "no-repair,global-low-confidence,best-of-2,trace-guided,ablations$extra" --out "$RUN/eval"
+}
+estimators() {
+  for spec in coupled:2 independent:2 d1:1; do
+    local name=${spec%%:*} passes=${spec##*:}
+    deepspeed --log_level=warning --num_gpus "$NGPU" rl/grpo.py --config configs/rl/minicode.yaml model="$SFT" \
+      output_dir="$RUN/rl-$name" estimator.name="$name" estimator.passes="$passes" max_steps=20 \
+      run_name="minicode-grpo-$name"
+    python -m repair.evaluate --model "$RUN/rl-$name/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair \
+      --out "$RUN/eval-rl-$name"
+  done
+}
+codefusion() {
+  python -m data.minicode --split train --num 400 --seed 7 --asserts --out "$RUN/cf_train_prompts.jsonl"
+  python -m repair.synthesize --model "$SFT" --prompts "$RUN/cf_train_prompts.jsonl" --out "$RUN/cf_pairs_diffusion.jsonl" \
+    --num-samples 400 --gen-length "$GEN" --steps "$GEN" --block-length "$GEN" --temperature 1.0 --require-fixed-parses
+  python -m repair.corrupt --input "$RUN/cf_train_prompts.jsonl" --out "$RUN/cf_pairs_rule.jsonl" --num-samples 400
+  python -m repair.pair_stats "$RUN/cf_pairs_diffusion.jsonl" "$RUN/cf_pairs_rule.jsonl" \
+    --figure "$RUN/cf_pair_stats.png" --json "$RUN/cf_pair_stats.json"
+  # held-out broken programs: both kinds, from eval problems (never trained on)
+  python -m data.minicode --split eval --num 100 --seed 11 --asserts --out "$RUN/cf_eval_prompts.jsonl"
+  python -m repair.synthesize --model "$SFT" --prompts "$RUN/cf_eval_prompts.jsonl" --out "$RUN/cf_test_diffusion.jsonl" \
+    --num-samples 100 --gen-length "$GEN" --steps "$GEN" --block-length "$GEN" --temperature 1.0 \
+    --require-fixed-parses --check-tests
+  python -m repair.corrupt --input "$RUN/cf_eval_prompts.jsonl" --out "$RUN/cf_test_rule.jsonl" --num-samples 100 --seed 1
+  for kind in diffusion rule; do
+    deepspeed --log_level=warning --num_gpus "$NGPU" train/sft.py --config configs/sft/minicode.yaml \
+      model="$SFT" output_dir="$RUN/repair-sft-$kind" data.name="$RUN/cf_pairs_$kind.jsonl" \
+      data.prompt_template="$REPAIR_TEMPLATE" data.completion_column=fixed data.max_examples=null \
+      max_steps=200 optim.lr=3e-4 optim.warmup_ratio=0.05 run_name="minicode-repair-$kind"
+  done
+  for model in sft repair-sft-diffusion repair-sft-rule; do
+    local dir=$SFT template=()
+    [ "$model" = sft ] || { dir="$RUN/$model/final/merged"; template=(--prompt-template "$REPAIR_TEMPLATE"); }
+    for test in diffusion rule; do
+      python -m repair.resume_repair --model "$dir" --input "$RUN/cf_test_$test.jsonl" \
+        --out "$RUN/cf_resume_${model}_on_$test.jsonl" --mode error-region --samples 5 --steps 16 "${template[@]}"
+    done
+  done
+}
+
+stage treediff "TreeDiff: ast and ast-span SFT at equal steps, no-repair pass@1" treediff
+stage trace "Trace-guided: all strategies and ablations on the uniform SFT model" trace
+stage estimators "DiffuCoder: coupled vs independent vs d1 GRPO" estimators
+stage codefusion "CodeFusion: repair SFT on diffusion vs rule-based pairs, noise-and-resume repair" codefusion
+python -m repair.minicode_report full "$RUN"
