@@ -89,16 +89,51 @@ def test_rule_based_corrupter_and_stats_cli(tmp_path):
     assert (tmp_path / "s.png").stat().st_size > 1000 and stats[str(out)]["pairs"] == 40
 
 
-def test_resume_repair_runs_and_pools(tiny_model_dir, tmp_path):
+def test_resume_repair_runs_and_pools(tiny_model_dir, tmp_path, tiny_tokenizer):
     src = tmp_path / "broken.jsonl"
-    src.write_text(json.dumps({"broken": "def f(x)\n    return x\n"}) + "\n")
+    broken = "def f(x)\n    return x\n"
+    src.write_text(json.dumps({"broken": broken}) + "\n")
     summary = resume_repair.main(["--model", str(tiny_model_dir), "--input", str(src), "--out",
-                                  str(tmp_path / "rr.jsonl"), "--noise-levels", "0.3,0.6", "--mode", "error-region"])
-    assert set(summary) >= {"any", "best", "vote", "per_level"} and summary["programs"] == 1
+                                  str(tmp_path / "rr.jsonl"), "--noise-levels", "0.3,0.6", "--mode", "error-region",
+                                  "--samples", "5", "--temperature", "1.0", "--steps", "8"])
+    assert set(summary) >= {"any", "best", "vote", "per_level", "pooled", "settings"} and summary["programs"] == 1
+    assert set(summary["pooled"]) == {"pass@1", "pass@3", "pass@5"} and summary["samples_per_level"] == 5
     row = json.loads((tmp_path / "rr.jsonl").read_text())
-    assert len(row["candidates"]) == 2
+    assert [len(level) for level in row["candidates"]] == [5, 5]
+    assert len({c for level in row["candidates"] for c in level}) > 2  # temperature > 0: the samples differ
+    # a spare slot lets a repair insert: some candidate has more tokens than the broken program
+    n_tokens = len(tiny_tokenizer(broken, add_special_tokens=False)["input_ids"])
+    assert max(len(tiny_tokenizer(c, add_special_tokens=False)["input_ids"])
+               for level in row["candidates"] for c in level) > n_tokens
     # a hand-made success: remasking fixes nothing here, but the scorer accepts a correct 1-token repair
     assert resume_repair.success("def f(x)\n    return x\n", "def f(x):\n    return x\n", None)
+
+
+def test_spare_slots_follow_each_noised_run():
+    ids, pos = resume_repair.with_spare_slots([1, 2, 3, 4, 5], [False, True, True, False, True], 2, 0)
+    assert ids == [1, 2, 3, 0, 0, 4, 5, 0, 0]
+    assert pos == [False, True, True, True, True, False, True, True, True]
+    assert resume_repair.with_spare_slots([1, 2], [True, False], 0, 0) == ([1, 2], [True, False])
+
+
+def test_resume_repair_pooling_by_hand():
+    """Two programs, two noise levels, n = 3 samples per level (pass@5 needs 5, so it is left out)."""
+    rows = [{"candidates": [["x", "y", "y"], ["x", "x", "z"]], "success": [[True, False, False], [True, True, False]]},
+            {"candidates": [["p", "q", "r"], ["s", "q", "t"]], "success": [[False, False, False], [False, False, True]]}]
+    s = resume_repair.pooled(rows, [0.1, 0.5])
+    assert s["samples_per_level"] == 3 and set(s["pooled"]) == {"pass@1", "pass@3"}
+    assert s["per_level"]["0.1"]["pass@1"] == pytest.approx((1 / 3 + 0) / 2)
+    assert s["per_level"]["0.5"]["pass@1"] == pytest.approx((2 / 3 + 1 / 3) / 2)
+    assert s["per_level"]["0.1"]["pass@3"] == pytest.approx(0.5) and s["per_level"]["0.5"]["pass@3"] == 1.0
+    # pooled (Table 3: k samples at every level, any succeeds): A 1 - (2/3)(1/3) = 7/9, B 1 - 1 * (2/3) = 1/3
+    assert s["pooled"]["pass@1"] == pytest.approx((7 / 9 + 1 / 3) / 2) and s["pooled"]["pass@3"] == 1.0
+    assert s["any"] == pytest.approx(5 / 9)
+    assert s["best"] == pytest.approx(0.5) and s["best_level"] == "0.5"
+    # vote per sample index over the levels: A j0 "x" (ok), j1 tie "y" (lowest level, fails), j2 "y" (fails): 1/3;
+    # B: p / q / r, all fail: 0
+    assert s["vote"] == pytest.approx((1 / 3 + 0) / 2)
+    assert resume_repair.pass_at_k(5, 2, 3) == pytest.approx(1 - 1 / 10)  # 1 - C(3,3)/C(5,3)
+    assert resume_repair.pass_at_k(5, 1, 1) == pytest.approx(0.2)
 
 
 def test_error_region_positions_cover_the_error_line(tiny_tokenizer):
