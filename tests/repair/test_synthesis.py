@@ -61,6 +61,34 @@ def test_intermediate_states_never_contain_masks(tiny_model_dir):
         synthesize.decode_completion(loaded.tokenizer, state, loaded.adapter.eos_token_id, mask)
 
 
+def test_trajectory_predictions_never_decode_mask_even_when_it_wins_the_argmax(tiny_model_dir):
+    """A real model whose LM head favours [MASK] everywhere: the decoded intermediate states still have no hole."""
+    from inference.loading import load_model
+    from inference.sampler import argmax_excluding, generate
+
+    assert argmax_excluding(torch.tensor([[0.0, 5.0, 3.0, 4.0]]), [1]).tolist() == [3]
+    assert argmax_excluding(torch.tensor([[0.0, 5.0, 3.0, 4.0]]), [1, 3]).tolist() == [2]
+    loaded = load_model(str(tiny_model_dir))
+    mask = loaded.adapter.mask_token_id
+    head = loaded.model.get_output_embeddings()
+    biased = torch.nn.Linear(head.in_features, head.out_features, bias=True)
+    with torch.no_grad():
+        biased.weight.copy_(head.weight)
+        biased.bias.zero_()
+        biased.bias[mask] = 1e4  # [MASK] wins every raw argmax
+    loaded.model.set_output_embeddings(biased)
+    ids = torch.tensor([loaded.tokenizer("def f(x):\n", add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        assert (loaded.model(ids).logits.argmax(-1) == mask).all()
+    out = generate(loaded.model, ids, steps=8, gen_length=16, block_length=16, temperature=0.0, return_trajectory=True)
+    assert not (out.sequences == mask).any()  # generation never commits [MASK] ...
+    assert any((x == mask).any() for x in out.trajectory[:-1])
+    for pred in out.trajectory_predictions:
+        assert not (pred == mask).any()  # ... nor does the prediction that fills the holes
+    for state in synthesize.states(out, ids.shape[1]):
+        synthesize.decode_completion(loaded.tokenizer, state, loaded.adapter.eos_token_id, mask)  # no assertion
+
+
 def test_synthesize_writes_distinct_pairs_and_resumes(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "pairs.jsonl"
     stats = synthesize.main(["--model", str(tiny_model_dir), "--out", str(out), "--num-samples", "16",
