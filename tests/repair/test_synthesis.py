@@ -41,9 +41,21 @@ def test_pair_statistics_by_hand():
     pairs = [{"broken": "a b c d e", "fixed": "a b c d", "edit_distance": 1, "broken_parses": True, "error": None},
              {"broken": "a b c d f", "fixed": "a x c d f y", "edit_distance": 2, "broken_parses": False, "error": "e"}]
     s = pair_statistics(pairs)
-    assert math.isclose(s["diversity_ngram_jaccard"], 1 / 3) and s["complexity_edit_distance"] == 1.5
-    assert s["localization_edit_gap"] == 4.0  # edits at fixed positions 1 and 5
+    assert math.isclose(s["diversity_broken_ngram_jaccard"], 1 / 3) and s["complexity_edit_distance"] == 1.5
+    # fixed programs: {abcd} vs {axcd, xcdf, cdfy}: nothing shared -> 0 (Figure 7(b) measures these)
+    assert s["diversity_fixed_ngram_jaccard"] == 0.0
+    # localization per pair: the single deletion is one edit (gap 0), the other edits at fixed positions 1 and 5
+    assert s["localization_edit_gap"] == (0.0 + 4.0) / 2
     assert s["errors"] == {"parses": 1, "e": 1}
+    # three pairs: fixed 4-grams {abcd, bcde} {abcd, bcdf} {xyzw} -> (1/3 + 0 + 0) / 3; broken {abcd, bcde, cde(}
+    # {abcd, bcdf, cdff} {xqzw, qzwv} -> (1/5 + 0 + 0) / 3; edits: one deletion, one deletion, q->y at 1 + v deleted at 4
+    pairs = [{"broken": "a b c d e (", "fixed": "a b c d e", "edit_distance": 1, "broken_parses": False, "error": "e"},
+             {"broken": "a b c d f f", "fixed": "a b c d f", "edit_distance": 1, "broken_parses": False, "error": "e"},
+             {"broken": "x q z w v", "fixed": "x y z w", "edit_distance": 2, "broken_parses": True, "error": None}]
+    s = pair_statistics(pairs)
+    assert math.isclose(s["diversity_fixed_ngram_jaccard"], 1 / 9)
+    assert math.isclose(s["diversity_broken_ngram_jaccard"], 1 / 15)
+    assert s["localization_edit_gap"] == 1.0  # (0 + 0 + 3) / 3: single-edit pairs count as 0
 
 
 def test_intermediate_states_never_contain_masks(tiny_model_dir):
