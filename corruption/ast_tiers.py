@@ -26,14 +26,15 @@ TIER_SPEC: dict[str, dict] = {
         "integer", "float", "string", "concatenated_string", "true", "false", "none",
         "(", ")", "[", "]", "{", "}", ",", ":", ".", ";", "->", "\\")},  # constants and punctuation (not operators)
     "data": {"weight": 0.42, "nodes": (
-        "assignment", "augmented_assignment", "call", "named_expression", "return_statement",
+        "assignment", "augmented_assignment", "call", "named_expression",
         "global_statement", "nonlocal_statement", "delete_statement")},
     "conditional": {"weight": 0.58, "nodes": (
         "if_statement", "elif_clause", "else_clause", "conditional_expression", "boolean_operator",
         "comparison_operator", "not_operator", "if_clause", "match_statement", "case_clause", "assert_statement")},
+    # return is control flow: Algorithm 1 "ControlFlow (Loops, Returns)", A.2 "for, while, return ... p_ctrl = 0.60"
     "control": {"weight": 0.60, "nodes": (
         "for_statement", "while_statement", "for_in_clause", "try_statement", "except_clause", "finally_clause",
-        "with_statement", "break_statement", "continue_statement", "raise_statement", "yield")},
+        "with_statement", "return_statement", "break_statement", "continue_statement", "raise_statement", "yield")},
 }
 TIERS = list(TIER_SPEC)  # tier id = index; -1 marks a non-code token
 TIER_IDS = {name: i for i, name in enumerate(TIERS)}

@@ -1,7 +1,8 @@
 """Benchmark problems in evalplus's schema, their expected outputs, and the deterministic feedback/held-out split.
 
 - `load_problems("humaneval" | "mbpp")` goes through evalplus.data (MBPP+ inputs need its deserialisation);
-  `load_problems(path=...)` reads a jsonl in the same schema, or assert-style rows (`tests` / `test_cases`).
+  `load_problems(path=...)` reads a jsonl in the same schema, or assert-style rows (`tests` / `test_cases`); both
+  refuse problems without tests, naming them (nothing could be held out).
 - Offline: when HUMANEVAL_OVERRIDE_PATH / MBPP_OVERRIDE_PATH are unset and `<repo>/../shared/data/*.jsonl.gz`
   exists, those files are used (set before evalplus.data is imported; patched into it if it already was).
 Expected outputs (running canonical solutions) are an execution concern: repair.execution.expected.with_expected.
@@ -90,22 +91,38 @@ def load_problems(dataset: str | None = None, path: str | None = None) -> list[P
     if (dataset is None) == (path is None):
         raise ValueError("give exactly one of dataset= or path=")
     if path is not None:
-        return [problem_from_row(row) for row in _read_jsonl(path)]
+        return require_tests([problem_from_row(row) for row in _read_jsonl(path)])
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {sorted(DATASETS)}")
     use_offline_data()
     import evalplus.data
 
     rows = getattr(evalplus.data, DATASETS[dataset][2])()  # already deserialised by evalplus
-    return [problem_from_row(dict(row, _deserialised=True), dataset) for row in rows.values()]
+    return require_tests([problem_from_row(dict(row, _deserialised=True), dataset) for row in rows.values()])
+
+
+def n_tests(problem: Problem) -> int:
+    return len(problem.tests) if problem.tests else len(problem.inputs)
+
+
+def require_tests(problems: list[Problem]) -> list[Problem]:
+    """Refuse problems without a single test, naming them: nothing could be held out, and an empty held-out set
+    passes any program."""
+    empty = [p.task_id for p in problems if n_tests(p) == 0]
+    if empty:
+        shown = ", ".join(empty[:20]) + (f" and {len(empty) - 20} more" if len(empty) > 20 else "")
+        raise ValueError(f"{len(empty)} problem(s) have no tests, so no held-out test could judge them "
+                         f"(an empty held-out split would count as passed): {shown}")
+    return problems
 
 
 def split_tests(problem: Problem, feedback_fraction: float = 0.2, seed: int = 42) -> TestSplit:
-    """Deterministic per problem (seed and task_id through sha256, never hash()); >= 1 feedback test."""
-    n = len(problem.tests) if problem.tests else len(problem.inputs)
-    if n == 0:
-        return TestSplit([], [])
-    k = min(n, max(1, round(n * feedback_fraction)))
+    """Deterministic per problem (seed and task_id through sha256, never hash()). The held-out split, which pass@1
+    counts, is never empty: >= 1 feedback test when there are >= 2 tests, and at least one test always stays held
+    out, so a problem with a single test keeps it held out (no feedback: the loop cannot repair it, but no program
+    passes it for free); a problem without tests is refused."""
+    n = n_tests(require_tests([problem])[0])
+    k = min(n - 1, max(1, round(n * feedback_fraction)))
     digest = hashlib.sha256(f"{seed}:{problem.task_id}".encode()).digest()
     chosen = set(random.Random(int.from_bytes(digest[:8], "big")).sample(range(n), k))
     return TestSplit(sorted(chosen), [i for i in range(n) if i not in chosen])

@@ -30,7 +30,8 @@ class GenerationOutput:
     confidences: torch.Tensor  # [B, gen_length] (generate) / [B, L] (infill): p(token) at the step it was committed
     nfe: int  # model forward evaluations (a CFG step counts 2)
     trajectory: list[torch.Tensor] | None = None  # [B, L] after every executed step
-    trajectory_predictions: list[torch.Tensor] | None = None  # [B, L] after every step, masks filled by argmax
+    trajectory_predictions: list[torch.Tensor] | None = None  # [B, L] after every step, masks filled by the argmax
+    # over the tokens generation may commit (never [MASK])
 
 
 @dataclass
@@ -118,6 +119,20 @@ def sample_tokens(rows: torch.Tensor, opts: StepOptions) -> tuple[torch.Tensor, 
     return x0, p
 
 
+def excluded_ids(opts: StepOptions) -> list[int]:
+    """Token ids generation never commits: [MASK] always, EOS when logits_eos_inf."""
+    return [opts.mask_id] + ([opts.eos_id] if opts.logits_eos_inf and opts.eos_id is not None else [])
+
+
+def argmax_excluding(logits: torch.Tensor, excluded: list[int]) -> torch.Tensor:
+    """argmax over the last dim of logits [..., V] among the ids not in `excluded` (a top-(E+1) instead of a copy of
+    the [..., V] logits with -inf columns, which the trajectory would pay for at every step)."""
+    top = logits.topk(len(excluded) + 1, dim=-1).indices  # [..., E + 1]
+    allowed = ~torch.isin(top, torch.tensor(excluded, device=top.device))
+    first = allowed.to(torch.uint8).argmax(dim=-1, keepdim=True)  # the best-ranked allowed id
+    return top.gather(-1, first).squeeze(-1)
+
+
 def commit(scores: torch.Tensor, k: torch.Tensor, p: torch.Tensor, eligible: torch.Tensor,
            threshold: float | None) -> torch.Tensor:
     """Positions to commit [B, L]: the top-k[b] scores of each row, plus (fast mode) every eligible p >= threshold."""
@@ -178,7 +193,9 @@ def denoise_step(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tens
         pred = x.clone()
         still = x == opts.mask_id
         still[:, :offset] = False
-        pred[still] = logits.argmax(dim=-1)[:, : x.shape[1] - offset][still[:, offset:]]
+        # never [MASK] (nor what generation excludes): a decoded intermediate state must be a concrete program
+        best = argmax_excluding(logits, excluded_ids(opts))  # [B, W]
+        pred[still] = best[:, : x.shape[1] - offset][still[:, offset:]]
         st.predictions.append(pred)
 
 

@@ -2,8 +2,9 @@
 
     python -m repair.pair_stats PAIRS.jsonl [MORE.jsonl ...] [--figure stats.png] [--json stats.json]
 
-Diversity (mean pairwise token 4-gram Jaccard of the broken programs, lower = more diverse), complexity (mean token
-edit distance), localization (mean gap between edits, in tokens), share of broken programs that parse, and the
+Diversity of the fixed (correct) programs (CodeFusion Figure 7(b)) and of the broken programs (mean pairwise token
+4-gram Jaccard similarity, lower = more diverse), complexity (mean token edit distance), localization (per pair mean
+gap between edits in tokens, 0 for a single edit, averaged over pairs), share of broken programs that parse, and the
 histogram of parser error messages (see repair/pairs.py for the definitions).
 """
 
@@ -15,15 +16,22 @@ from pathlib import Path
 
 from repair.pairs import pair_statistics, read_pairs
 
-COLUMNS = [("pairs", "{:d}"), ("diversity_ngram_jaccard", "{:.3f}"), ("complexity_edit_distance", "{:.2f}"),
-           ("localization_edit_gap", "{:.2f}"), ("broken_parses", "{:.2f}")]
+# (key, label, format): the labels say which programs a diversity number is about
+COLUMNS = [("pairs", "pairs", "{:d}"),
+           ("diversity_fixed_ngram_jaccard", "4-gram sim. fixed (7b)", "{:.3f}"),
+           ("diversity_broken_ngram_jaccard", "4-gram sim. broken", "{:.3f}"),
+           ("complexity_edit_distance", "edit distance", "{:.2f}"),
+           ("localization_edit_gap", "gap between edits", "{:.2f}"),
+           ("broken_parses", "broken parses", "{:.2f}")]
 
 
 def table(stats: dict[str, dict]) -> str:
-    head = f"{'file':<28}" + "".join(f"{c:>26}" for c, _ in COLUMNS)
-    rows = [f"{name[-28:]:<28}" + "".join(f"{fmt.format(s[c]):>26}" for c, fmt in COLUMNS) for name, s in stats.items()]
+    head = f"{'file':<28}" + "".join(f"{label:>24}" for _, label, _ in COLUMNS)
+    rows = [f"{name[-28:]:<28}" + "".join(f"{fmt.format(s[c]):>24}" for c, _, fmt in COLUMNS)
+            for name, s in stats.items()]
     errors = [f"  {name}: " + ", ".join(f"{k} x{v}" for k, v in list(s["errors"].items())[:6]) for name, s in stats.items()]
-    return "\n".join([head, *rows, "parser errors of the broken programs:", *errors])
+    note = "4-gram sim. = mean pairwise token 4-gram Jaccard similarity (lower = more diverse)"
+    return "\n".join([head, *rows, note, "parser errors of the broken programs:", *errors])
 
 
 def figure(stats: dict[str, dict], edit_distances: dict[str, list[int]], path: str | Path) -> None:

@@ -3,9 +3,12 @@
 Edit distances and statistics are over *lexical* tokens (identifiers, numbers, single punctuation characters,
 and each newline together with the next line's indentation, via a regex), so they are defined for broken code that Python's own tokenizer rejects and do not depend on a model's
 BPE. Statistics follow the seed paper's data-quality measures:
-- diversity: mean pairwise Jaccard similarity of the token 4-gram sets of the broken programs (lower = more diverse);
+- diversity, two labelled numbers, each the mean pairwise Jaccard similarity of token 4-gram sets (lower = more
+  diverse): of the fixed (correct) programs, what CodeFusion's Figure 7(b) measures ("average n-gram diversity in
+  generated correct code"), and of the broken programs;
 - complexity: mean token edit distance between broken and fixed;
-- localization: mean distance (in tokens of the fixed program) between consecutive edit positions of a pair;
+- localization: per pair the mean distance (in tokens of the fixed program) between consecutive edit positions, 0
+  for a pair whose edits sit at one position (a single edit is perfectly local), averaged over the pairs with edits;
 - errors: histogram of the parser's messages for the broken programs.
 """
 
@@ -98,16 +101,32 @@ def edit_gaps(broken: str, fixed: str) -> list[int]:
     return [b - a for a, b in zip(positions, positions[1:])]
 
 
+def edit_locality(broken: str, fixed: str) -> float | None:
+    """Mean gap between consecutive edit positions of one pair; 0.0 for edits at one position; None without edits."""
+    positions = {op.dest_pos for op in Levenshtein.editops(lex(broken), lex(fixed))}
+    if not positions:
+        return None
+    gaps = edit_gaps(broken, fixed)
+    return sum(gaps) / len(gaps) if gaps else 0.0
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def mean_pairwise_similarity(programs: list[str]) -> float:
+    return _mean([ngram_jaccard(a, b) for a, b in itertools.combinations(programs, 2)])
+
+
 def pair_statistics(pairs: list[dict], max_pairs_for_diversity: int = 200, seed: int = 0) -> dict:
     sample = pairs if len(pairs) <= max_pairs_for_diversity else random.Random(seed).sample(pairs, max_pairs_for_diversity)
-    sims = [ngram_jaccard(a["broken"], b["broken"]) for a, b in itertools.combinations(sample, 2)]
-    gaps = [g for p in pairs for g in edit_gaps(p["broken"], p["fixed"])]
-    dists = [p["edit_distance"] for p in pairs]
+    local = [g for g in (edit_locality(p["broken"], p["fixed"]) for p in pairs) if g is not None]
     return {
         "pairs": len(pairs),
-        "diversity_ngram_jaccard": sum(sims) / len(sims) if sims else 0.0,
-        "complexity_edit_distance": sum(dists) / len(dists) if dists else 0.0,
-        "localization_edit_gap": sum(gaps) / len(gaps) if gaps else 0.0,
+        "diversity_fixed_ngram_jaccard": mean_pairwise_similarity([p["fixed"] for p in sample]),  # Fig. 7(b)
+        "diversity_broken_ngram_jaccard": mean_pairwise_similarity([p["broken"] for p in sample]),
+        "complexity_edit_distance": _mean([p["edit_distance"] for p in pairs]),
+        "localization_edit_gap": _mean(local),
         "broken_parses": sum(p["broken_parses"] for p in pairs) / max(len(pairs), 1),
         "errors": dict(Counter(p["error"] or "parses" for p in pairs).most_common()),
     }

@@ -1,20 +1,33 @@
-"""Noise-and-resume repair: remask part of a broken program and let the diffusion model denoise it.
+"""Noise-and-resume repair (seed 001, Section 3.2 / Tables 1 and 3): remask part of a broken program, let the
+diffusion model denoise it, k samples per noise level.
 
     python -m repair.resume_repair --model DIR --input broken.jsonl --out OUT.jsonl
-        [--noise-levels 0.1,0.2,...,0.9] [--mode uniform|error-region] [--window 1] [--steps 32] [--seed 0]
+        [--noise-levels 0.1,0.2,...,0.9] [--mode uniform|error-region] [--window 1] [--spare-slots 1]
+        [--samples 5] [--temperature 1.0] [--steps 32] [--seed 0]
 
-For each broken program (input rows need `broken`; `tests` are used when present) and each noise level t: mask a
-fraction t of its tokens (uniform), or of the tokens within +-window lines of the parser's error line
-(error-region; uniform when it parses), infill them (temperature 0, all other tokens fixed) and decode. A candidate
-succeeds by the last-mile criterion (BIFI): it parses and 0 < token edit distance(broken, candidate) <= 4, and passes
-the row's tests when it has any. Pooled over levels: any% (some level succeeds), best% (the single best level),
-vote% (the most frequent candidate across levels succeeds). Writes one row per program and OUT.summary.json.
+For each broken program (input rows need `broken`; `tests` are used when present), each noise level t and each of
+k samples: draw which tokens to remask (a fraction t of the program's tokens, or of the tokens within +-window lines
+of the parser's error line with --mode error-region; uniform when it parses), insert `--spare-slots` masked slots
+after every remasked run, infill them at `--temperature` (all other tokens fixed) and decode. Masked diffusion keeps
+the length fixed: without spare slots a repair could substitute and delete (a slot filled with EOS vanishes when
+decoding) but never insert the missing ':' or ')' of a last-mile error. Each sample draws its own noise positions
+(CodeFusion's diversity comes from its noise) and its own sampling noise.
+
+A candidate succeeds by the last-mile criterion (BIFI): it parses and 0 < token edit distance(broken, candidate) <= 4,
+and passes the row's tests when it has any. With n = k samples per level and c_l successes at level l:
+- per level: pass@k = 1 - C(n - c_l, k) / C(n, k) (the unbiased estimator), averaged over programs;
+- pooled over levels, as the paper's Table 3 (whose pass@1 equals Table 1's any%): k samples at EVERY level, success
+  if any succeeds: pass@k = 1 - prod_l C(n - c_l, k) / C(n, k);
+- any% = pooled pass@1; best% = the single best global level's pass@1; vote% = the most frequent candidate across
+  levels (exact string) succeeds, one vote per sample index j over the levels' j-th samples, averaged over j.
+Writes one row per program and OUT.summary.json (with the settings).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -25,6 +38,7 @@ from data.tokenize import line_token_positions
 from repair.pairs import parse_error, read_pairs, token_edit_distance
 
 MAX_EDIT = 4
+KS = (1, 3, 5)  # the paper's pass@1 / @3 / @5
 
 
 def error_line(code: str) -> int | None:
@@ -50,40 +64,109 @@ def noise_positions(code: str, offsets: list[tuple[int, int]], t: float, mode: s
     return mask
 
 
-def success(broken: str, candidate: str, tests: list[str] | None) -> bool:
-    if parse_error(candidate) is not None or not 0 < token_edit_distance(broken, candidate) <= MAX_EDIT:
-        return False
-    if tests:
-        from repair.execution.scoring import pass_fractions
+def with_spare_slots(ids: list[int], noised: list[bool], spare: int, mask_id: int) -> tuple[list[int], list[bool]]:
+    """Insert `spare` [MASK] slots after every maximal run of noised tokens: (ids, positions to infill)."""
+    out_ids, out_pos = [], []
+    for i, (tok, m) in enumerate(zip(ids, noised)):
+        out_ids.append(tok)
+        out_pos.append(m)
+        if m and (i + 1 == len(ids) or not noised[i + 1]):
+            out_ids += [mask_id] * spare
+            out_pos += [True] * spare
+    return out_ids, out_pos
 
-        return pass_fractions([candidate], [tests], 2.0, 10.0, 1)[0] == 1.0
-    return True
+
+def _right_padded(rows: list[tuple[list[int], list[bool]]], pad_id: int) -> tuple[torch.Tensor, ...]:
+    """ids, positions, attention_mask [k, L_max] from rows of different lengths (spare slots differ per draw)."""
+    width = max(len(ids) for ids, _ in rows)
+    ids = torch.full((len(rows), width), pad_id)
+    pos = torch.zeros(len(rows), width, dtype=torch.bool)
+    att = torch.zeros(len(rows), width, dtype=torch.long)
+    for r, (i, p) in enumerate(rows):
+        ids[r, : len(i)], pos[r, : len(p)], att[r, : len(i)] = torch.tensor(i), torch.tensor(p), 1
+    return ids, pos, att
 
 
-def repair_one(loaded, broken: str, levels: list[float], args) -> list[str]:
+def repair_one(loaded, broken: str, levels: list[float], args) -> list[list[str]]:
+    """candidates[level][sample]: k repairs per noise level, each from its own noise draw, batched per level."""
     from inference.sampler import infill
 
     enc = loaded.tokenizer(broken, add_special_tokens=False, return_offsets_mapping=True)
-    ids = torch.tensor([enc["input_ids"]], device=loaded.device)
+    mask_id, pad_id = loaded.adapter.mask_token_id, loaded.adapter.eos_token_id
     out = []
     for j, t in enumerate(levels):
-        gen = torch.Generator().manual_seed(args.seed * 1009 + j)
-        positions = noise_positions(broken, enc["offset_mapping"], t, args.mode, args.window, gen)[None]
-        res = infill(loaded.model, ids, positions.to(loaded.device), steps=min(args.steps, int(positions.sum())),
-                     temperature=0.0)
-        out.append(loaded.tokenizer.decode(res.sequences[0].tolist(), skip_special_tokens=True))
+        gen = torch.Generator().manual_seed(args.seed * 1009 + j)  # noise positions, on the CPU
+        sampling = torch.Generator(device=loaded.device).manual_seed(args.seed * 1009 + j)
+        rows = [with_spare_slots(enc["input_ids"], noise_positions(broken, enc["offset_mapping"], t, args.mode,
+                                                                   args.window, gen).tolist(), args.spare_slots, mask_id)
+                for _ in range(args.samples)]
+        ids, pos, att = (x.to(loaded.device) for x in _right_padded(rows, pad_id))
+        res = infill(loaded.model, ids, pos, steps=min(args.steps, int(pos.sum(1).max())), attention_mask=att,
+                     temperature=args.temperature, generator=sampling)
+        out.append([loaded.tokenizer.decode(seq[a.bool()].tolist(), skip_special_tokens=True)
+                    for seq, a in zip(res.sequences, att)])
     return out
 
 
-def pooled(rows: list[dict], levels: list[float]) -> dict:
-    per_level = [sum(r["success"][j] for r in rows) / max(len(rows), 1) for j in range(len(levels))]
+def successes(broken: str, candidates: list[str], tests: list[str] | None) -> list[bool]:
+    """The last-mile criterion for each candidate; tests (when given) run only for those that pass it."""
+    ok = [parse_error(c) is None and 0 < token_edit_distance(broken, c) <= MAX_EDIT for c in candidates]
+    if tests:
+        from repair.execution.scoring import pass_fractions
+
+        run = sorted({c for c, o in zip(candidates, ok) if o})
+        passed = dict(zip(run, (f == 1.0 for f in pass_fractions(run, [tests] * len(run), 2.0, 10.0, 1))))
+        ok = [o and passed[c] for c, o in zip(candidates, ok)]
+    return ok
+
+
+def success(broken: str, candidate: str, tests: list[str] | None) -> bool:
+    return successes(broken, [candidate], tests)[0]
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples with c correct (Chen et al. 2021): 1 - C(n - c, k) / C(n, k)."""
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def _vote(candidates: list[list[str]], success: list[list[bool]], j: int) -> bool:
+    """Whether the most frequent of the levels' j-th candidates succeeds (ties: the lowest noise level first)."""
+    column = [level[j] for level in candidates]
+    winner = Counter(column).most_common(1)[0][0]
+    return success[column.index(winner)][j]
+
+
+def pooled(rows: list[dict], levels: list[float], ks: tuple[int, ...] = KS) -> dict:
+    """Per-level and pooled pass@k, any% / best% / vote% (see the module docstring) from rows with
+    candidates[level][sample] and success[level][sample]."""
+    n_prog = max(len(rows), 1)
+    n = len(rows[0]["success"][0]) if rows else 0
+    ks = tuple(k for k in ks if k <= n)  # pass@k needs k <= n samples
+    counts = [[sum(level) for level in r["success"]] for r in rows]  # [programs][levels]
+    per_level = {str(t): {f"pass@{k}": sum(pass_at_k(n, c[j], k) for c in counts) / n_prog for k in ks}
+                 for j, t in enumerate(levels)}
+    pass_k = {f"pass@{k}": sum(1.0 - math.prod(math.comb(n - cl, k) / math.comb(n, k) for cl in c)
+                               for c in counts) / n_prog for k in ks}
+    votes = [sum(_vote(r["candidates"], r["success"], j) for j in range(n)) / max(n, 1) for r in rows]
+    best_level = max(per_level, key=lambda t: per_level[t]["pass@1"]) if per_level and 1 in ks else None
     return {
-        "programs": len(rows),
-        "per_level": dict(zip(map(str, levels), per_level)),
-        "any": sum(any(r["success"]) for r in rows) / max(len(rows), 1),
-        "best": max(per_level) if per_level else 0.0,
-        "vote": sum(r["vote_success"] for r in rows) / max(len(rows), 1),
+        "programs": len(rows), "samples_per_level": n, "per_level": per_level, "pooled": pass_k,
+        "any": pass_k.get("pass@1", 0.0),
+        "best": per_level[best_level]["pass@1"] if best_level else 0.0, "best_level": best_level,
+        "vote": sum(votes) / n_prog,
     }
+
+
+def _print(summary: dict) -> None:
+    levels = list(summary["per_level"])
+    print("noise level   " + "  ".join(f"{t:>5}" for t in levels))
+    for key in summary["pooled"]:
+        print(f"{key:<8} %    " + "  ".join(f"{100 * summary['per_level'][t][key]:>5.1f}" for t in levels))
+    print(f"pooled over levels: any {100 * summary['any']:.1f}%  best {100 * summary['best']:.1f}% "
+          f"(t = {summary['best_level']})  vote {100 * summary['vote']:.1f}%  | "
+          + "  ".join(f"{k} {100 * v:.1f}%" for k, v in summary["pooled"].items())
+          + f"  of {summary['programs']} programs, {summary['samples_per_level']} samples per level "
+          f"(last-mile: parses, 0 < token edit distance <= {MAX_EDIT})")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -94,6 +177,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--noise-levels", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9")
     p.add_argument("--mode", choices=["uniform", "error-region"], default="uniform")
     p.add_argument("--window", type=int, default=1)
+    p.add_argument("--spare-slots", type=int, default=1, help="masked slots inserted after each remasked run")
+    p.add_argument("--samples", type=int, default=5, help="k samples per noise level (pass@1/3/5 need 5)")
+    p.add_argument("--temperature", type=float, default=1.0, help="> 0: samples differ (1.0: the model's own law)")
     p.add_argument("--steps", type=int, default=32)
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
@@ -106,19 +192,17 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     for row in tqdm(read_pairs(args.input)[: args.limit], desc="resume-repair"):
         candidates = repair_one(loaded, row["broken"], levels, args)
-        ok = [success(row["broken"], c, row.get("tests")) for c in candidates]
-        vote = Counter(candidates).most_common(1)[0][0]
-        rows.append({"broken": row["broken"], "candidates": candidates, "success": ok,
-                     "vote_success": ok[candidates.index(vote)]})
+        flat = successes(row["broken"], [c for level in candidates for c in level], row.get("tests"))
+        ok = [flat[i * args.samples : (i + 1) * args.samples] for i in range(len(levels))]
+        rows.append({"broken": row["broken"], "candidates": candidates, "success": ok})
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = pooled(rows, levels)
+    summary["settings"] = {k: getattr(args, k) for k in ("mode", "window", "spare_slots", "samples", "temperature",
+                                                         "steps", "seed")}
     Path(str(out) + ".summary.json").write_text(json.dumps(summary, indent=2))
-    print("noise level  " + "  ".join(f"{t:>5}" for t in summary["per_level"]))
-    print("repaired %   " + "  ".join(f"{100 * v:>5.1f}" for v in summary["per_level"].values()))
-    print(f"pooled: any {100 * summary['any']:.1f}%  best {100 * summary['best']:.1f}%  vote {100 * summary['vote']:.1f}% "
-          f"of {summary['programs']} programs (last-mile: parses, 0 < token edit distance <= {MAX_EDIT})")
+    _print(summary)
     return summary
 
 

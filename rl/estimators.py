@@ -47,7 +47,8 @@ def _uniform(shape, generator) -> torch.Tensor:
 
 def draw_coupled(completion_mask: torch.Tensor, generator: torch.Generator | None = None, t_min: float = 0.2,
                  t_max: float = 0.8, passes: int = 3, weighted: bool = True) -> MaskDraw:
-    """completion_mask [N, C] bool (real completion tokens). passes 2: the complementary pair; 3: + fully masked."""
+    """completion_mask [N, C] bool: the positions the noise covers (for RL, every completion position, see
+    rl.rollout.draw_rollout_masks). passes 2: the complementary pair; 3: + fully masked."""
     N, C = completion_mask.shape
     t = t_min + (t_max - t_min) * _uniform((N,), generator)  # [N]
     m1, m2 = complementary_masks(completion_mask, t, generator)  # [N, C] each, exact complements

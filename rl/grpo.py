@@ -23,11 +23,11 @@ from tqdm import tqdm
 
 from inference.adapters import token_logits
 from rl.advantages import ADVANTAGES, frac_zero_std
-from rl.estimators import EstimatorConfig, draw_masks, estimate_logps
+from rl.estimators import EstimatorConfig, estimate_logps
 from rl.loss import grpo_loss
 from rl.problems import RLDataConfig, load_rl_problems
 from rl.rewards import REWARD_FUNCS, RewardConfig, score
-from rl.rollout import Rollout, generate_rollouts
+from rl.rollout import Rollout, draw_rollout_masks, generate_rollouts
 from train import dist
 from train.checkpoint import save_checkpoint
 from train.config import ConfigError, cli_config
@@ -131,7 +131,7 @@ def rl_step(cfg: Config, engine, tokenizer, adapter, problems: list[dict], step:
     r.rewards, per_func = score(cfg.rewards, r.prompts, r.completions, r.completion_ids, columns)
     marks.append(time.perf_counter())
     r.advantages = ADVANTAGES[cfg.advantage](r.rewards, cfg.num_generations)
-    r.draw = draw_masks(cfg.estimator, r.completion_mask, r.prompt_ids.shape[1], gen)
+    r.draw = draw_rollout_masks(cfg.estimator, r, gen)  # noise on every completion position; loss up to first EOS
     r.ref_logps = reference_logps(cfg, engine, adapter, r)
     marks.append(time.perf_counter())
     metrics = optimize(cfg, engine, adapter, r)

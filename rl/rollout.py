@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from inference.sampler import generate
-from rl.estimators import MaskDraw
+from rl.estimators import EstimatorConfig, MaskDraw, draw_masks
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Rollout:
     prompt_ids: torch.Tensor  # [N, P] left-padded
     completion_ids: torch.Tensor  # [N, C]
     attention_mask: torch.Tensor  # [N, P + C] 0 on left padding only (post-EOS tokens were attended when sampled)
-    completion_mask: torch.Tensor  # [N, C] bool: completion tokens up to and including the first EOS
+    completion_mask: torch.Tensor  # [N, C] bool: the loss's tokens, up to and including the first EOS (TRL's mask)
     rewards: torch.Tensor | None = None  # [N]
     advantages: torch.Tensor | None = None  # [N]
     draw: MaskDraw | None = None
@@ -34,6 +34,15 @@ def completion_mask_until_eos(completion_ids: torch.Tensor, eos_id: int) -> torc
     is_eos = completion_ids == eos_id
     after_first = (is_eos.cumsum(-1) - is_eos.long()) > 0
     return ~after_first
+
+
+def draw_rollout_masks(cfg: EstimatorConfig, r: Rollout, generator: torch.Generator | None = None) -> MaskDraw:
+    """The stored mask draw of a rollout batch. The noise covers EVERY completion position, the EOS run after the first
+    EOS included, as DiffuCoder's trainer does (every non-prompt position is maskable): were post-EOS tokens always
+    visible, every pass would show the completion's length and the estimate would be conditioned on it. The loss still
+    averages over r.completion_mask (up to the first EOS)."""
+    every_position = torch.ones_like(r.completion_mask)  # [N, C] completions have no padding: all were sampled
+    return draw_masks(cfg, every_position, r.prompt_ids.shape[1], generator)
 
 
 def encode_prompts(tokenizer, prompts: list[str], chat_template: bool) -> tuple[torch.Tensor, torch.Tensor]:

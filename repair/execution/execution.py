@@ -30,6 +30,7 @@ MAX_ITEMS = 200_000  # outputs with more nodes travel as a digest
 MAX_DIGEST_ITEMS = 5_000_000  # beyond this an output is an error (hashing it would take longer than the test)
 DEFAULT_LIMITS = Limits()
 _FAULT_FRAME = re.compile(rb'File "<candidate>", line (\d+)')
+_DUMP_HEADER = b"(most recent call first):"  # faulthandler's "Stack (...)" / "Current thread 0x... (...)" line
 
 
 @dataclass
@@ -105,10 +106,19 @@ class _Pass:
                 "max_digest_items": MAX_DIGEST_ITEMS}
 
 
-def _casualty(index: int, raw: RawRun, reason: str | None = None) -> dict:
-    """The test that was running when the child died or hung."""
+def _dumped_frames(output: bytes) -> list[int]:
+    """Candidate lines of the LAST stack faulthandler dumped (on SIGALRM or a fatal signal), innermost last: the
+    output may hold dumps of earlier timed-out tests of the same child."""
+    last = output.rfind(_DUMP_HEADER)
+    if last < 0:
+        return []
+    return [int(m) for m in _FAULT_FRAME.findall(output, last)][::-1]  # faulthandler prints innermost first
+
+
+def _casualty(index: int, raw: RawRun, reason: str | None = None, ran: bool = True) -> dict:
+    """The test that was running when the child died or hung (ran=False: a test that never started)."""
     status = "timeout" if raw.ended in ("test-timeout", "problem-timeout") else "crashed"
-    frames = [int(m) for m in _FAULT_FRAME.findall(raw.output)][::-1]  # faulthandler prints innermost first
+    frames = _dumped_frames(raw.output) if ran else []
     tail = raw.output[-400:].decode("utf-8", "replace")
     message = reason or f"{raw.ended}: no result from the test" + (f"; output tail: {tail}" if tail else "")
     return {"status": status, "exc_type": None, "message": message, "frames": frames}
@@ -143,7 +153,7 @@ def _run_pass(sandbox: Sandbox, spec: _Pass, indices: list[int], limits: Limits)
         pending, restarts = pending[1:], restarts + 1
         if raw.ended == "problem-timeout" or restarts > MAX_RESTARTS:
             why = "problem wall timeout" if raw.ended == "problem-timeout" else "not run: too many crashes"
-            results.update({i: _casualty(i, raw, why) for i in pending})
+            results.update({i: _casualty(i, raw, why, ran=False) for i in pending})
             break
     return results
 
@@ -174,7 +184,8 @@ def run_tests(problem, program: str, indices: list[int] | None = None, *, limits
     spec = _Pass(kind, program, problem.entry_point, specs, False, max_trace_lines)
     raw = _run_pass(sandbox, spec, indices, limits) if indices else {}
     tests = [_judge(problem, i, raw[i], expected[i]) for i in indices]
-    failing = [t.index for t in tests if t.status in ("fail", "error")]
+    # Timeouts with a stack localize by it; one without (stuck outside candidate code) is traced like a failure.
+    failing = [t.index for t in tests if t.status in ("fail", "error") or (t.status == "timeout" and not t.frames)]
     if trace and failing:
         traced = _run_pass(sandbox, replace(spec, trace=True), failing, limits)
         for t in tests:

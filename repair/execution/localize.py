@@ -1,11 +1,14 @@
 """Stage 2 of trace-guided repair: failing test results + program text -> the lines to remask.
 
 - exception: a failing test raised inside candidate code -> its innermost candidate frame (the candidate line
-  closest to the failure) expanded by +-window lines, clipped to the program; union over such tests;
+  closest to the failure) expanded by +-window lines, clipped to the program; union over such tests. A timeout is
+  one: the test was stopped (SIGALRM, or the parent's kill after the C-level stack dump) with a stack, and an
+  infinite loop, a common bug, sits at its innermost candidate frame;
 - assertion: the code ran but produced a wrong result -> the last `max_trace_lines` distinct candidate lines
-  executed before the failure (from the traced re-run); union over the failing tests;
-- fallback: nothing usable (syntax error, no candidate frame, timeout without trace) -> no lines; the caller falls
-  back to global low-confidence remasking;
+  executed before the failure (from the traced re-run); union over the failing tests; a timeout without a candidate
+  frame uses its trace the same way;
+- fallback: nothing usable (syntax error, no candidate frame, timeout without stack or trace) -> no lines; the
+  caller falls back to global low-confidence remasking;
 - passed: no failing test.
 Pure function: no execution happens here.
 """
@@ -15,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 METHODS = ("exception", "assertion", "fallback", "passed")
-_EXCEPTION_STATUSES = ("error", "crashed")
-_TRACED_STATUSES = ("fail", "error")
+_EXCEPTION_STATUSES = ("error", "crashed", "timeout")
+_TRACED_STATUSES = ("fail", "error", "timeout")
 
 
 @dataclass(frozen=True)

@@ -166,10 +166,15 @@ def run(payload: dict, result_fd: int, codec) -> None:
     """Entry point in the child: `payload` comes from the parent (trusted), `codec` is the loaded codec module."""
     emit = _writer(result_fd, payload["token"])
     emit("start")  # the parent's per-test clock starts here, not at fork time
-    faulthandler.enable(file=sys.__stderr__ or open(2, "w", closefd=False))
+    err = sys.__stderr__ or open(2, "w", closefd=False)
+    faulthandler.enable(file=err)
     sys.stdout = _CappedStream(1, payload["output_cap"])
     sys.stderr = _CappedStream(2, payload["output_cap"])
     signal.signal(signal.SIGALRM, _alarm)
+    # When time runs out, dump the stack at once from the C-level handler, then chain to _alarm: a test stuck in C
+    # code (which never reaches the Python handler before the parent kills it) still leaves its innermost candidate
+    # frame in the output, so a timeout localizes like an exception. Free per test (no watchdog thread).
+    faulthandler.register(signal.SIGALRM, file=err, all_threads=False, chain=True)
     namespace = {"__name__": "__candidate__"}
     try:
         code = compile(payload["program"], CANDIDATE, "exec")

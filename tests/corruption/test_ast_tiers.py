@@ -37,7 +37,8 @@ def test_tiers_on_known_code(tiny_tokenizer):
     assert tt.parsed_ok
     assert seen["import"][0] == "skeleton" and seen["def"][0] == "skeleton"  # import, function header
     assert seen["for"][0] == "control" and seen["if"][0] == "conditional"
-    assert seen["return"] == ["data", "data"] and seen["fo"] == ["data"]
+    assert seen["return"] == ["control", "control"]  # Alg. 1 "ControlFlow (Loops, Returns)"; A.2 p_ctrl = 0.60
+    assert seen["fo"] == ["data"] and seen["None"] == ["skeleton"]  # the returned call / constant keep their tier
     assert seen[">"][0] == "conditional"  # operators take their node's tier; punctuation is skeleton
     assert "skeleton" in seen["("] and seen[":"][0] == "skeleton"
     assert tt.weights == [DEFAULT_TIERS.weight_of(t) for t in tt.tier_ids]

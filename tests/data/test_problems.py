@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from data.problems import SHARED_DATA, Problem, load_problems, split_tests
+from data.problems import SHARED_DATA, Problem, TestSplit, load_problems, split_tests
 
 HAVE_SHARED = (SHARED_DATA / "MbppPlus.jsonl.gz").exists() and (SHARED_DATA / "HumanEvalPlus.jsonl.gz").exists()
 
@@ -16,7 +16,7 @@ def toy(n: int, task_id: str = "toy/1") -> Problem:
 
 
 def test_split_is_deterministic_disjoint_and_complete():
-    for n in (1, 2, 3, 5, 17, 100):
+    for n in (2, 3, 5, 17, 100):
         s = split_tests(toy(n))
         assert s == split_tests(toy(n))
         assert len(s.feedback) >= 1 and not set(s.feedback) & set(s.heldout)
@@ -25,6 +25,36 @@ def test_split_is_deterministic_disjoint_and_complete():
     assert split_tests(toy(100), seed=1) != split_tests(toy(100), seed=42)
     assert split_tests(toy(100, "a")) != split_tests(toy(100, "b"))
     assert split_tests(toy(100), 0.5).feedback != split_tests(toy(100)).feedback
+
+
+def test_held_out_split_is_never_empty():
+    """An empty T_eval passes any program: a single test stays held out, and problems without tests are refused."""
+    assert split_tests(toy(1)) == TestSplit([], [0])
+    for n in (2, 3, 5):
+        for fraction in (0.2, 0.5, 0.9, 1.0):
+            s = split_tests(toy(n), fraction)
+            assert len(s.heldout) >= 1 and len(s.feedback) >= 1 and sorted(s.feedback + s.heldout) == list(range(n))
+    with pytest.raises(ValueError, match="toy/empty"):
+        split_tests(toy(0, "toy/empty"))
+
+
+def test_a_single_test_problem_is_not_passed_by_a_wrong_program():
+    from repair.execution import Limits, run_tests
+
+    one = Problem(task_id="toy/one", prompt="", entry_point="f", tests=["assert f(1) == 2"])
+    held = run_tests(one, "def f(x):\n    return 0\n", split_tests(one).heldout,
+                     limits=Limits(timeout_per_test=2.0, timeout_per_problem=10.0))
+    assert held.total == 1 and held.status == "fail"
+
+
+def test_loading_refuses_problems_without_tests(tmp_path):
+    rows = [{"task_id": "acecode/none", "prompt": "", "entry_point": "f", "tests": []},
+            {"task_id": "acecode/ok", "prompt": "", "entry_point": "f", "tests": ["assert f(1) == 2"]},
+            {"task_id": "acecode/also_none", "prompt": "", "entry_point": "g"}]
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(ValueError, match="2 problem.*acecode/none, acecode/also_none"):
+        load_problems(path=str(path))
 
 
 def test_jsonl_problems_and_assert_style(tmp_path):
@@ -38,7 +68,7 @@ def test_jsonl_problems_and_assert_style(tmp_path):
     mbpp, ace = load_problems(path=str(path))
     assert mbpp.dataset == "mbpp" and mbpp.inputs == [[(3, 4), (5, 4)]]  # evalplus deserialisation: tuples
     assert ace.tests == ["assert f(1) == 2"] and ace.dataset == ""
-    assert len(split_tests(ace).feedback) == 1
+    assert split_tests(ace) == TestSplit([], [0])  # its only test is held out, never given as feedback
     with pytest.raises(ValueError):
         load_problems()
 

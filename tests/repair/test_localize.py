@@ -83,3 +83,38 @@ def test_end_to_end_syntax_error_falls_back(pool):
         res = run_tests(TOY, "def f(x)\n    return x\n", limits=LIMITS, sandbox=sb, trace=True)
     assert res.tests[0].exc_type == "SyntaxError"
     assert localize(res.tests, "def f(x)\n    return x\n").method == "fallback"
+
+
+def test_timeout_localizes_by_its_stack_then_its_trace():
+    """A timed-out test has a stack: its innermost candidate frame localizes like an exception's, not the fallback."""
+    loc = localize([TestResult(0, "timeout", frames=[2, 5]), TestResult(1, "fail", trace_lines=[9])], PROGRAM)
+    assert (loc.method, loc.lines, loc.tests) == ("exception", [4, 5, 6], [0])
+    loc = localize([TestResult(0, "timeout", trace_lines=[3, 4, 7])], PROGRAM, max_trace_lines=2)
+    assert (loc.method, loc.lines, loc.tests) == ("assertion", [4, 7], [0])
+
+
+@pytest.mark.parametrize("hang,line", [
+    ("        y += 1\n", 4),  # a Python loop: SIGALRM interrupts it, the traceback has its frame
+    ("        y = sum(range(10**12))\n", 4),  # stuck in C: the stack dumped on SIGALRM before the parent's kill
+])
+def test_end_to_end_timeout_localizes_to_its_innermost_frame(pool, hang, line):
+    program = ("def f(x):\n"           # 1
+               "    y = 0\n"           # 2
+               "    while x == 2:\n"   # 3  the infinite loop for x == 2
+               + hang +                # 4
+               "    return 2 * x\n")   # 5
+    with pool.lease() as sb:
+        res = run_tests(TOY, program, limits=LIMITS, sandbox=sb, trace=True)
+    assert [t.status for t in res.tests] == ["pass", "timeout", "pass"]
+    assert res.tests[1].frames[-1] in (3, line)
+    loc = localize(res.tests, program)
+    assert loc.method == "exception" and loc.tests == [1]
+    assert line in loc.lines and set(loc.lines) <= {2, 3, 4, 5}
+
+
+def test_only_the_last_stack_dump_counts():
+    from repair.execution.execution import _dumped_frames
+
+    out = (b'Stack (most recent call first):\n  File "<candidate>", line 9 in g\n  File "<candidate>", line 2 in f\n'
+           b'printed\nStack (most recent call first):\n  File "<candidate>", line 4 in f\n  File "<test>", line 1\n')
+    assert _dumped_frames(out) == [4] and _dumped_frames(b"no dump") == []

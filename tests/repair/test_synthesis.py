@@ -41,9 +41,21 @@ def test_pair_statistics_by_hand():
     pairs = [{"broken": "a b c d e", "fixed": "a b c d", "edit_distance": 1, "broken_parses": True, "error": None},
              {"broken": "a b c d f", "fixed": "a x c d f y", "edit_distance": 2, "broken_parses": False, "error": "e"}]
     s = pair_statistics(pairs)
-    assert math.isclose(s["diversity_ngram_jaccard"], 1 / 3) and s["complexity_edit_distance"] == 1.5
-    assert s["localization_edit_gap"] == 4.0  # edits at fixed positions 1 and 5
+    assert math.isclose(s["diversity_broken_ngram_jaccard"], 1 / 3) and s["complexity_edit_distance"] == 1.5
+    # fixed programs: {abcd} vs {axcd, xcdf, cdfy}: nothing shared -> 0 (Figure 7(b) measures these)
+    assert s["diversity_fixed_ngram_jaccard"] == 0.0
+    # localization per pair: the single deletion is one edit (gap 0), the other edits at fixed positions 1 and 5
+    assert s["localization_edit_gap"] == (0.0 + 4.0) / 2
     assert s["errors"] == {"parses": 1, "e": 1}
+    # three pairs: fixed 4-grams {abcd, bcde} {abcd, bcdf} {xyzw} -> (1/3 + 0 + 0) / 3; broken {abcd, bcde, cde(}
+    # {abcd, bcdf, cdff} {xqzw, qzwv} -> (1/5 + 0 + 0) / 3; edits: one deletion, one deletion, q->y at 1 + v deleted at 4
+    pairs = [{"broken": "a b c d e (", "fixed": "a b c d e", "edit_distance": 1, "broken_parses": False, "error": "e"},
+             {"broken": "a b c d f f", "fixed": "a b c d f", "edit_distance": 1, "broken_parses": False, "error": "e"},
+             {"broken": "x q z w v", "fixed": "x y z w", "edit_distance": 2, "broken_parses": True, "error": None}]
+    s = pair_statistics(pairs)
+    assert math.isclose(s["diversity_fixed_ngram_jaccard"], 1 / 9)
+    assert math.isclose(s["diversity_broken_ngram_jaccard"], 1 / 15)
+    assert s["localization_edit_gap"] == 1.0  # (0 + 0 + 3) / 3: single-edit pairs count as 0
 
 
 def test_intermediate_states_never_contain_masks(tiny_model_dir):
@@ -59,6 +71,34 @@ def test_intermediate_states_never_contain_masks(tiny_model_dir):
     for state in synthesize.states(out, ids.shape[1]):
         assert not (state == mask).any()  # ... the decoded ones never
         synthesize.decode_completion(loaded.tokenizer, state, loaded.adapter.eos_token_id, mask)
+
+
+def test_trajectory_predictions_never_decode_mask_even_when_it_wins_the_argmax(tiny_model_dir):
+    """A real model whose LM head favours [MASK] everywhere: the decoded intermediate states still have no hole."""
+    from inference.loading import load_model
+    from inference.sampler import argmax_excluding, generate
+
+    assert argmax_excluding(torch.tensor([[0.0, 5.0, 3.0, 4.0]]), [1]).tolist() == [3]
+    assert argmax_excluding(torch.tensor([[0.0, 5.0, 3.0, 4.0]]), [1, 3]).tolist() == [2]
+    loaded = load_model(str(tiny_model_dir))
+    mask = loaded.adapter.mask_token_id
+    head = loaded.model.get_output_embeddings()
+    biased = torch.nn.Linear(head.in_features, head.out_features, bias=True)
+    with torch.no_grad():
+        biased.weight.copy_(head.weight)
+        biased.bias.zero_()
+        biased.bias[mask] = 1e4  # [MASK] wins every raw argmax
+    loaded.model.set_output_embeddings(biased)
+    ids = torch.tensor([loaded.tokenizer("def f(x):\n", add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        assert (loaded.model(ids).logits.argmax(-1) == mask).all()
+    out = generate(loaded.model, ids, steps=8, gen_length=16, block_length=16, temperature=0.0, return_trajectory=True)
+    assert not (out.sequences == mask).any()  # generation never commits [MASK] ...
+    assert any((x == mask).any() for x in out.trajectory[:-1])
+    for pred in out.trajectory_predictions:
+        assert not (pred == mask).any()  # ... nor does the prediction that fills the holes
+    for state in synthesize.states(out, ids.shape[1]):
+        synthesize.decode_completion(loaded.tokenizer, state, loaded.adapter.eos_token_id, mask)  # no assertion
 
 
 def test_synthesize_writes_distinct_pairs_and_resumes(tiny_model_dir, tmp_path, capsys):
@@ -89,16 +129,51 @@ def test_rule_based_corrupter_and_stats_cli(tmp_path):
     assert (tmp_path / "s.png").stat().st_size > 1000 and stats[str(out)]["pairs"] == 40
 
 
-def test_resume_repair_runs_and_pools(tiny_model_dir, tmp_path):
+def test_resume_repair_runs_and_pools(tiny_model_dir, tmp_path, tiny_tokenizer):
     src = tmp_path / "broken.jsonl"
-    src.write_text(json.dumps({"broken": "def f(x)\n    return x\n"}) + "\n")
+    broken = "def f(x)\n    return x\n"
+    src.write_text(json.dumps({"broken": broken}) + "\n")
     summary = resume_repair.main(["--model", str(tiny_model_dir), "--input", str(src), "--out",
-                                  str(tmp_path / "rr.jsonl"), "--noise-levels", "0.3,0.6", "--mode", "error-region"])
-    assert set(summary) >= {"any", "best", "vote", "per_level"} and summary["programs"] == 1
+                                  str(tmp_path / "rr.jsonl"), "--noise-levels", "0.3,0.6", "--mode", "error-region",
+                                  "--samples", "5", "--temperature", "1.0", "--steps", "8"])
+    assert set(summary) >= {"any", "best", "vote", "per_level", "pooled", "settings"} and summary["programs"] == 1
+    assert set(summary["pooled"]) == {"pass@1", "pass@3", "pass@5"} and summary["samples_per_level"] == 5
     row = json.loads((tmp_path / "rr.jsonl").read_text())
-    assert len(row["candidates"]) == 2
+    assert [len(level) for level in row["candidates"]] == [5, 5]
+    assert len({c for level in row["candidates"] for c in level}) > 2  # temperature > 0: the samples differ
+    # a spare slot lets a repair insert: some candidate has more tokens than the broken program
+    n_tokens = len(tiny_tokenizer(broken, add_special_tokens=False)["input_ids"])
+    assert max(len(tiny_tokenizer(c, add_special_tokens=False)["input_ids"])
+               for level in row["candidates"] for c in level) > n_tokens
     # a hand-made success: remasking fixes nothing here, but the scorer accepts a correct 1-token repair
     assert resume_repair.success("def f(x)\n    return x\n", "def f(x):\n    return x\n", None)
+
+
+def test_spare_slots_follow_each_noised_run():
+    ids, pos = resume_repair.with_spare_slots([1, 2, 3, 4, 5], [False, True, True, False, True], 2, 0)
+    assert ids == [1, 2, 3, 0, 0, 4, 5, 0, 0]
+    assert pos == [False, True, True, True, True, False, True, True, True]
+    assert resume_repair.with_spare_slots([1, 2], [True, False], 0, 0) == ([1, 2], [True, False])
+
+
+def test_resume_repair_pooling_by_hand():
+    """Two programs, two noise levels, n = 3 samples per level (pass@5 needs 5, so it is left out)."""
+    rows = [{"candidates": [["x", "y", "y"], ["x", "x", "z"]], "success": [[True, False, False], [True, True, False]]},
+            {"candidates": [["p", "q", "r"], ["s", "q", "t"]], "success": [[False, False, False], [False, False, True]]}]
+    s = resume_repair.pooled(rows, [0.1, 0.5])
+    assert s["samples_per_level"] == 3 and set(s["pooled"]) == {"pass@1", "pass@3"}
+    assert s["per_level"]["0.1"]["pass@1"] == pytest.approx((1 / 3 + 0) / 2)
+    assert s["per_level"]["0.5"]["pass@1"] == pytest.approx((2 / 3 + 1 / 3) / 2)
+    assert s["per_level"]["0.1"]["pass@3"] == pytest.approx(0.5) and s["per_level"]["0.5"]["pass@3"] == 1.0
+    # pooled (Table 3: k samples at every level, any succeeds): A 1 - (2/3)(1/3) = 7/9, B 1 - 1 * (2/3) = 1/3
+    assert s["pooled"]["pass@1"] == pytest.approx((7 / 9 + 1 / 3) / 2) and s["pooled"]["pass@3"] == 1.0
+    assert s["any"] == pytest.approx(5 / 9)
+    assert s["best"] == pytest.approx(0.5) and s["best_level"] == "0.5"
+    # vote per sample index over the levels: A j0 "x" (ok), j1 tie "y" (lowest level, fails), j2 "y" (fails): 1/3;
+    # B: p / q / r, all fail: 0
+    assert s["vote"] == pytest.approx((1 / 3 + 0) / 2)
+    assert resume_repair.pass_at_k(5, 2, 3) == pytest.approx(1 - 1 / 10)  # 1 - C(3,3)/C(5,3)
+    assert resume_repair.pass_at_k(5, 1, 1) == pytest.approx(0.2)
 
 
 def test_error_region_positions_cover_the_error_line(tiny_tokenizer):

@@ -107,3 +107,40 @@ def test_clipping_metrics():
     neg = grpo_loss(logps, old, None, torch.tensor([-1.0]), torch.ones(1, 4, dtype=torch.bool), 0.2, 0.2, 0.0)
     assert pos.clip_high.item() == 0.25 and pos.clip_low.item() == 0
     assert neg.clip_low.item() == 0.25 and neg.clip_region.item() == 0.25
+
+
+def _rollout_with_eos_run():
+    from rl.rollout import Rollout, completion_mask_until_eos
+
+    EOS = 3  # inside the toy vocabulary
+    completion = torch.tensor([[1, 2, EOS, EOS, EOS], [2, 1, 2, 1, EOS], [1, EOS, EOS, EOS, EOS]])
+    cmask = completion_mask_until_eos(completion, EOS)
+    prompt = torch.tensor([[5, 6], [7, 8], [5, 8]])
+    return Rollout(["p"] * 3, ["c"] * 3, prompt, completion, torch.ones(3, 7, dtype=torch.long), cmask)
+
+
+@pytest.mark.parametrize("name,passes", [("coupled", 3), ("coupled", 2), ("d1", 1), ("independent", 2)])
+def test_noise_covers_every_completion_position_and_loss_stops_at_first_eos(name, passes):
+    """DiffuCoder's trainer masks every non-prompt position, the EOS run included: in the fully masked pass no
+    completion token is visible (otherwise the visible EOS run tells the model the completion's length)."""
+    from rl.estimators import EstimatorConfig, masked_inputs
+    from rl.rollout import draw_rollout_masks
+
+    r = _rollout_with_eos_run()
+    cfg = EstimatorConfig(name=name, passes=passes, t_min=0.2, t_max=0.8)
+    draw = draw_rollout_masks(cfg, r, torch.Generator().manual_seed(0))
+    ids = masked_inputs(r.prompt_ids, r.completion_ids, draw, MASK).view(draw.completion_masks.shape[0], 3, -1)
+    if name == "coupled":
+        m1, m2 = draw.completion_masks[-2:]
+        assert torch.equal(m1 | m2, torch.ones_like(m1)) and not (m1 & m2).any()  # complements over ALL positions
+        if passes == 3:
+            assert (ids[0, :, 2:] == MASK).all()  # the fully masked pass: nothing of the completion visible
+    if name == "d1":
+        assert (ids[0, :, 2:] == MASK).all()
+    # post-EOS positions are scored but the loss averages over TRL's mask only: changing them changes nothing
+    s = estimate_logps(toy_logits, r.prompt_ids, r.completion_ids, r.attention_mask, draw, MASK)
+    noisy = s.masked_fill(~r.completion_mask, 123.0)
+    adv = torch.tensor([1.0, -1.0, 0.5])
+    for a, b in zip(vars(grpo_loss(s, s.detach(), None, adv, r.completion_mask, 0.2, 0.2, 0.0)).values(),
+                    vars(grpo_loss(noisy, s.detach(), None, adv, r.completion_mask, 0.2, 0.2, 0.0)).values()):
+        assert torch.equal(a, b)

@@ -48,3 +48,19 @@ def test_saved_config_roundtrips(tmp_path):
     cfg = load_config(Cfg, ["lr=0.25"])
     save_config(cfg, tmp_path / "config.yaml")
     assert load_saved_config(Cfg, tmp_path / "config.yaml") == cfg
+
+
+def test_treediff_and_uniform_recipes_differ_only_in_the_masker():
+    """TreeDiff: "a dynamic, curriculum-based approach to all masking method": the uniform baseline shares the
+    curriculum schedule and every other setting; only the masker (and the run's name and directory) differ."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from train import sft
+
+    configs = Path(__file__).resolve().parents[2] / "configs/sft"
+    tree = asdict(load_config(sft.Config, ["--config", str(configs / "llada8b-treediff.yaml")]))
+    uniform = asdict(load_config(sft.Config, ["--config", str(configs / "llada8b-uniform.yaml")]))
+    differing = {k for k in tree if tree[k] != uniform[k]}
+    assert differing == {"masker", "run_name", "output_dir"}, {k: (tree[k], uniform[k]) for k in differing}
+    assert (tree["masker"], uniform["masker"]) == ("ast", "uniform") and tree["schedule"] == "curriculum"
