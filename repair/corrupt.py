@@ -4,7 +4,7 @@
 
 Each pair applies one random rule to a program that parses: delete or duplicate a bracket, drop a colon, mis-indent
 a line, swap an operator, rename a variable use. Deterministic for a seed. Input jsonl rows need a `code` or `fixed`
-field; "embedded" uses the local-corpus functions (prompt + completion).
+field (or prompt + canonical_solution, as problem files have); "embedded" uses the local-corpus functions (prompt + completion).
 """
 
 from __future__ import annotations
@@ -92,7 +92,9 @@ def load_programs(source: str) -> list[str]:
 
         programs = [e.prompt + e.completion for e in build_local_corpus(max_examples=2000, max_chars=1500)]
     else:
-        programs = [r.get("code") or r.get("fixed") for r in read_pairs(source)]
+        # pair files (fixed), code files (code), or problem files: prompt + canonical_solution (e.g. data.minicode)
+        programs = [r.get("code") or r.get("fixed") or (r.get("prompt", "") + r.get("canonical_solution", ""))
+                    for r in read_pairs(source)]
     return [p for p in programs if p and parse_error(p) is None]
 
 

@@ -87,10 +87,10 @@ def codefusion_table(run: Path) -> list[str]:
             if s is None:
                 lines.append(f"| {label} | {test} | not run | | | |")
                 continue
-            pooled = s.get("pooled", {})
-            lines.append(f"| {label} | {test} ({s.get('programs', '?')}) | {s.get('any%', '?')} | {s.get('best%', '?')} | "
-                         f"{s.get('vote%', '?')} | {pooled.get('pass@1', '?')} / {pooled.get('pass@3', '?')} / "
-                         f"{pooled.get('pass@5', '?')} |")
+            pk = {k: f"{100 * v:.1f}" for k, v in s["pooled"].items()}
+            lines.append(f"| {label} | {test} ({s['programs']}) | {100 * s['any']:.1f} | {100 * s['best']:.1f} | "
+                         f"{100 * s['vote']:.1f} | {pk.get('pass@1', '?')} / {pk.get('pass@3', '?')} / "
+                         f"{pk.get('pass@5', '?')} |")
     return lines
 
 

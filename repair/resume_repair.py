@@ -3,7 +3,7 @@ diffusion model denoise it, k samples per noise level.
 
     python -m repair.resume_repair --model DIR --input broken.jsonl --out OUT.jsonl
         [--noise-levels 0.1,0.2,...,0.9] [--mode uniform|error-region] [--window 1] [--spare-slots 1]
-        [--samples 5] [--temperature 1.0] [--steps 32] [--seed 0]
+        [--samples 5] [--temperature 1.0] [--steps 32] [--seed 0] [--prompt-template 'Fix...{broken}...']
 
 For each broken program (input rows need `broken`; `tests` are used when present), each noise level t and each of
 k samples: draw which tokens to remask (a fraction t of the program's tokens, or of the tokens within +-window lines
@@ -93,6 +93,10 @@ def repair_one(loaded, broken: str, levels: list[float], args) -> list[list[str]
 
     enc = loaded.tokenizer(broken, add_special_tokens=False, return_offsets_mapping=True)
     mask_id, pad_id = loaded.adapter.mask_token_id, loaded.adapter.eos_token_id
+    # A repair-SFT model (prompt = template with the broken program, completion = the fix) conditions on the
+    # template; the noised copy of the program is then its completion. Without a template the program stands alone.
+    prefix = (loaded.tokenizer(args.prompt_template.format(broken=broken), add_special_tokens=False)["input_ids"]
+              if args.prompt_template else [])
     out = []
     for j, t in enumerate(levels):
         gen = torch.Generator().manual_seed(args.seed * 1009 + j)  # noise positions, on the CPU
@@ -100,10 +104,11 @@ def repair_one(loaded, broken: str, levels: list[float], args) -> list[list[str]
         rows = [with_spare_slots(enc["input_ids"], noise_positions(broken, enc["offset_mapping"], t, args.mode,
                                                                    args.window, gen).tolist(), args.spare_slots, mask_id)
                 for _ in range(args.samples)]
+        rows = [(prefix + ids, [False] * len(prefix) + pos) for ids, pos in rows]
         ids, pos, att = (x.to(loaded.device) for x in _right_padded(rows, pad_id))
         res = infill(loaded.model, ids, pos, steps=min(args.steps, int(pos.sum(1).max())), attention_mask=att,
                      temperature=args.temperature, generator=sampling)
-        out.append([loaded.tokenizer.decode(seq[a.bool()].tolist(), skip_special_tokens=True)
+        out.append([loaded.tokenizer.decode(seq[len(prefix):][a[len(prefix):].bool()].tolist(), skip_special_tokens=True)
                     for seq, a in zip(res.sequences, att)])
     return out
 
@@ -184,6 +189,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
+    p.add_argument("--prompt-template", default="",
+                   help="condition on this prompt ({broken} = the program), as a repair-SFT model was trained")
     args = p.parse_args(argv)
     from inference.loading import load_model
 
