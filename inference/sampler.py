@@ -8,9 +8,9 @@ LLaDA's reference sampler: same block/step schedule, confidences and top-k commi
 - Gumbel noise (temperature > 0) is drawn only for the positions that can be committed, not for all [B, L, V]
   logits, so sampled outputs have the reference's distribution but not its random stream;
 - a step in which no row has anything to commit is skipped (it cannot change the output), so NFE counts real work.
-Fast modes (off by default): `threshold` also commits every eligible position whose probability >= threshold (at
-least the scheduled count, i.e. one per step when steps == gen_length, as in Fast-dLLM) and ends a block as soon as
-it is fully unmasked; `use_cache` runs the full sequence once per block and reuses the keys/values of the prefix.
+Fast modes (off by default): `threshold` commits, per step, the most confident eligible position plus every one
+whose probability >= threshold (Fast-dLLM: at least one token per step, the step count adapts and `steps` is not
+used); `use_cache` runs the full sequence once per block and reuses the keys/values of the prefix.
 """
 
 from __future__ import annotations
@@ -183,17 +183,25 @@ def denoise_step(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tens
 
 
 def denoise_region(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tensor, steps: int) -> None:
-    """Unmask region [B, L] over at most `steps` steps (fewer when threshold commits finish it early)."""
+    """Unmask region [B, L]: `steps` scheduled steps, or (threshold mode) steps until it is filled.
+
+    Threshold mode is Fast-dLLM's parallel decoding: each step commits the most confident position of every unfinished
+    row plus every position with p >= threshold, and the step count is adaptive (it ignores `steps`).
+    """
+    if opts.threshold is not None:
+        refresh = True
+        while bool(((st.x == opts.mask_id) & region).any()):
+            k = ((st.x == opts.mask_id) & region).any(dim=1).long()  # [B] one forced commit per unfinished row
+            denoise_step(st, fw, opts, region, k, refresh)
+            refresh = False
+        return
     sched = step_schedule((st.x == opts.mask_id) & region, steps)  # [B, steps]
     refresh = True
     for i in range(steps):
-        eligible = (st.x == opts.mask_id) & region
-        if not eligible.any():
+        if not bool(((st.x == opts.mask_id) & region).any()):
             break
         k = sched[:, i]
-        if opts.threshold is not None:
-            k = k.clamp(min=1)  # Fast-dLLM: at least one commit per step
-        elif not bool(k.any()):
+        if not bool(k.any()):
             continue  # nothing scheduled in any row: the step could not change x
         denoise_step(st, fw, opts, region, k, refresh)
         refresh = False

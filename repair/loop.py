@@ -32,7 +32,9 @@ class LoopConfig:
     gen_length: int = 512  # L
     block_length: int = 32  # semi-autoregressive block (LLaDA's code setting)
     temperature: float = 0.0  # stage-1 sampling temperature
-    threshold: float | None = 0.9  # stage-1 confidence threshold (the sampler's fast commit)
+    # None: stage 1 takes exactly `steps` steps (the paper's NFE). A float is Fast-dLLM's threshold commit, a fast mode
+    # with adaptive NFE (>= 1 token per step) that the report labels as such.
+    threshold: float | None = None
     repair_steps: int = 64  # S
     budget_k: int = 64  # K
     window: int = 1  # w, +-lines around an exception frame

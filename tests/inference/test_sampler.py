@@ -198,3 +198,15 @@ def test_infill_at_temperature_zero_is_deterministic(tiny_model):
     positions[:, 9:13] = True
     a, b = (infill(tiny_model, seq, positions, steps=4).sequences for _ in range(2))
     assert torch.equal(a, b) and torch.equal(a[~positions], seq[~positions])
+
+
+def test_threshold_mode_commits_at_least_one_token_per_step(tiny_model):
+    """Fast-dLLM: with no probability above the threshold each step commits ONE token (not n // steps), whatever
+    `steps` says; the random tiny model's probabilities are ~1/V, so 0.999 is never reached."""
+    ids, att = _prompts(tiny_model, [7, 4], seed=11)
+    out = generate(tiny_model, ids, att, steps=4, gen_length=16, block_length=8, threshold=0.999,
+                   return_trajectory=True)
+    mask = tiny_model.config.mask_token_id
+    assert out.nfe == 16 and not (out.sequences == mask).any()
+    left = [(s == mask).sum(dim=1) for s in out.trajectory]
+    assert all(((a - b) == 1).all() for a, b in zip(left, left[1:]))

@@ -234,3 +234,20 @@ def test_cli_tiny_mbpp_six_problems_killed_and_resumed(tiny_model_dir, tmp_path)
             "--steps", "16", "--repair-steps", "8", "--budget-k", "16", "--seeds", "0",
             "--strategies", MAIN_STRATEGIES, "--workers", "1"]
     _kill_then_resume(args, tmp_path / "out", 6, MAIN)
+
+
+def test_stage1_takes_exactly_n_steps_and_threshold_is_a_labelled_fast_mode(tiny_model_dir, tmp_path):
+    """Issue 13.1: the default stage 1 is the paper's fixed N steps (no-repair NFE exactly N); the threshold is opt-in
+    and the report says FAST MODE."""
+    from repair.evaluate import main
+
+    args = ["--model", str(tiny_model_dir), "--dataset", "mbpp", "--limit", "2", "--gen-length", "32",
+            "--steps", "16", "--seeds", "0", "--strategies", "no-repair", "--workers", "1"]
+    main(args + ["--out", str(tmp_path / "fixed")])
+    rows = [json.loads(x) for x in (tmp_path / "fixed" / "runs" / "no-repair.seed0.jsonl").read_text().splitlines()]
+    assert [r["nfe"] for r in rows] == [16, 16]
+    assert json.loads((tmp_path / "fixed" / "config.json").read_text())["threshold"] is None
+    report = (tmp_path / "fixed" / "report.md").read_text()
+    assert "fixed N = 16" in report and "FAST MODE" not in report
+    main(args + ["--threshold", "0.5", "--out", str(tmp_path / "fast")])
+    assert "FAST MODE" in (tmp_path / "fast" / "report.md").read_text()
