@@ -41,7 +41,7 @@ from repair.strategies import parse_strategies, run_strategy
 # Settings that change results: a rerun into the same --out must agree on them (strategies, seeds, limit may grow).
 RESULT_KEYS = ("model", "dataset", "problems", "gen_length", "block_length", "steps", "temperature", "threshold",
                "repair_steps", "budget_k", "window", "max_trace_lines", "rounds", "repair_temperature",
-               "sample_temperature", "feedback_fraction", "split_seed", "timeout_per_test", "timeout_per_problem")
+               "sample_temperature", "global_scope", "feedback_fraction", "split_seed", "timeout_per_test", "timeout_per_problem")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -69,6 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="R_max")
     p.add_argument("--repair-temperature", type=float, default=0.2, help="tau")
     p.add_argument("--sample-temperature", type=float, default=0.2, help="temperature of best-of-2's samples")
+    p.add_argument("--global-scope", choices=["completion", "all"], default="completion",
+                   help="candidates of global low-confidence / fallback selection: the completion up to its EOS "
+                        "(default) or every generated position incl. post-EOS padding (the paper's literal wording)")
     p.add_argument("--feedback-fraction", type=float, default=0.2)
     p.add_argument("--split-seed", type=int, default=42)
     p.add_argument("--timeout-per-test", type=float, default=5.0)
@@ -84,7 +87,8 @@ def loop_config(args: argparse.Namespace) -> LoopConfig:
                       temperature=args.temperature, threshold=args.threshold,
                       repair_steps=args.repair_steps, budget_k=args.budget_k, window=args.window,
                       max_trace_lines=args.max_trace_lines, rounds=args.rounds,
-                      repair_temperature=args.repair_temperature, sample_temperature=args.sample_temperature)
+                      repair_temperature=args.repair_temperature, sample_temperature=args.sample_temperature,
+                      global_scope=args.global_scope)
 
 
 def record_config(args: argparse.Namespace, argv: list[str] | None) -> dict:

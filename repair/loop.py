@@ -22,6 +22,7 @@ from inference.sampler import generate, infill
 from repair.execution import Localization, ProblemResult, localize, run_tests
 
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+GLOBAL_SCOPES = ("completion", "all")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class LoopConfig:
     repair_temperature: float = 0.2  # tau
     selection: str = "low_confidence"  # inside the region: low_confidence | random (ablation)
     localization: str = "trace"  # trace (ours) | global (K globally lowest-confidence tokens)
+    # Candidates of global / fallback selection: "completion" = the program's tokens and the EOS that ends it (post-EOS
+    # padding is not code); "all" = every generated position, the paper's literal "entire output" (reproduction).
+    global_scope: str = "completion"
     samples: int = 1  # best-of-n
     sample_temperature: float = 0.2  # best-of-n samples (greedy samples would be identical)
 
@@ -195,10 +199,20 @@ def select_positions(cand: Candidate, loc: Localization, cfg: LoopConfig,
         region = lines_to_positions(cand.offsets, cand.program, loc.lines, L, start=P).to(cand.sequence.device)
         if region.any():
             return select_in_region(cand.confidences, region[None], cfg.budget_k, cfg.selection, generator), loc.method
-    generated = torch.zeros_like(cand.sequence, dtype=torch.bool)
-    generated[:, P:] = True
     method = "global" if cfg.localization == "global" else "fallback"
-    return lowest_confidence(cand.confidences, cfg.budget_k, generated), method
+    return lowest_confidence(cand.confidences, cfg.budget_k, global_candidates(cand, cfg.global_scope)), method
+
+
+def global_candidates(cand: Candidate, scope: str) -> torch.Tensor:
+    """Bool [1, P + G]: the positions global / fallback selection may remask (see LoopConfig.global_scope)."""
+    if scope not in GLOBAL_SCOPES:
+        raise ValueError(f"unknown global scope {scope!r}; known: {GLOBAL_SCOPES}")
+    P, L = cand.prompt_len, cand.sequence.shape[1]
+    # "completion": the program's tokens plus the first EOS/EOT, so a premature end can still be repaired.
+    end = L if scope == "all" else min(L, P + len(cand.completion_ids) + 1)
+    within = torch.zeros_like(cand.sequence, dtype=torch.bool)
+    within[:, P:end] = True
+    return within
 
 
 # ---- the loop ----

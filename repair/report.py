@@ -302,10 +302,13 @@ def _header(config: dict, summary: dict) -> list[str]:
 
 
 def stage1_mode(config: dict) -> list[str]:
-    """One line saying how stage 1 ran: the paper's fixed N steps, or the threshold fast mode (NFE not comparable)."""
+    """How global selection was scoped, and how stage 1 ran: the paper's fixed N steps, or the threshold fast mode."""
+    scope = config.get("global_scope", "all (recorded before the option existed)")
+    lines = [f"Global low-confidence / fallback selection scope: {scope} ('completion' = the program's tokens and "
+             "its EOS; 'all' = every generated position incl. post-EOS padding, the paper's literal wording).", ""]
     if config.get("threshold") is None:
-        return [f"Stage 1: fixed N = {config.get('steps', '?')} denoising steps (the paper's setting; no-repair NFE = N)."]
-    return [f"**FAST MODE** stage 1: Fast-dLLM confidence threshold {config['threshold']} (>= 1 token per step, "
+        return lines + [f"Stage 1: fixed N = {config.get('steps', '?')} denoising steps (the paper's setting; no-repair NFE = N)."]
+    return lines + [f"**FAST MODE** stage 1: Fast-dLLM confidence threshold {config['threshold']} (>= 1 token per step, "
             f"adaptive NFE below N = {config.get('steps', '?')}): NFE and best-of-2's matched budget are NOT "
             "comparable to the paper's NFE column."]
 

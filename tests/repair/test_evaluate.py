@@ -146,10 +146,26 @@ def test_trace_guided_remasks_only_localized_lines_and_keeps_the_rest(engine, po
 def test_global_low_confidence_remasks_k_lowest_generated_tokens(engine, pool):
     conf = torch.rand(CFG.gen_length, generator=torch.Generator().manual_seed(3))
     task, cand = _task_with(engine, _problem(), "    return a +\n", pool, conf=conf)
-    out = run_strategy("global-low-confidence", engine, task, replace(CFG, budget_k=5))
+    out = run_strategy("global-low-confidence", engine, task, replace(CFG, budget_k=5, global_scope="all"))
     (rnd,) = out.rounds
     assert rnd.method == "global" and sorted(rnd.positions) == sorted(conf.argsort()[:5].tolist())
     assert rnd.nfe == 5  # min(S = 32, 5 masked tokens): the sampler skips steps with nothing to commit
+
+
+def test_global_scope_completion_never_selects_post_eos_padding(engine, pool):
+    """Issue 13.7: the padding after the first EOS has the lowest confidences here; `completion` (default) selects
+    only program tokens and the EOS, `all` (the paper's literal "entire output") takes the padding."""
+    completion = "    return a +\n"
+    n = len(engine.tokenizer(completion, add_special_tokens=False)["input_ids"])
+    conf = torch.linspace(0.95, 0.05, CFG.gen_length)  # falls with position: the padding is least confident
+    assert LoopConfig().global_scope == "completion"
+    picked = {}
+    for scope in ("completion", "all"):
+        task, _ = _task_with(engine, _problem(), completion, pool, conf=conf)
+        out = run_strategy("global-low-confidence", engine, task, replace(CFG, budget_k=4, global_scope=scope))
+        picked[scope] = sorted(out.rounds[0].positions)
+    assert picked["completion"] == list(range(n + 1 - 4, n + 1))  # the last program tokens and the EOS at index n
+    assert picked["all"] == list(range(CFG.gen_length - 4, CFG.gen_length))
 
 
 def test_decisions_use_feedback_tests_only(engine, pool, monkeypatch):
@@ -248,6 +264,6 @@ def test_stage1_takes_exactly_n_steps_and_threshold_is_a_labelled_fast_mode(tiny
     assert [r["nfe"] for r in rows] == [16, 16]
     assert json.loads((tmp_path / "fixed" / "config.json").read_text())["threshold"] is None
     report = (tmp_path / "fixed" / "report.md").read_text()
-    assert "fixed N = 16" in report and "FAST MODE" not in report
+    assert "fixed N = 16" in report and "FAST MODE" not in report and "selection scope: completion" in report
     main(args + ["--threshold", "0.5", "--out", str(tmp_path / "fast")])
     assert "FAST MODE" in (tmp_path / "fast" / "report.md").read_text()
