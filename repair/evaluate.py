@@ -28,14 +28,17 @@ import json
 import os
 import shlex
 import sys
+import threading
 import time
-from dataclasses import asdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
+from repair import ranks
 from repair.loop import Engine, LoopConfig, error_type, heldout_result, make_task
-from repair.report import print_summary, read_rows, run_path, write_report
+from repair.report import load_runs, merge_parts, part_path, print_summary, write_report
 from repair.strategies import parse_strategies, run_strategy
 
 # Settings that change results: a rerun into the same --out must agree on them (strategies, seeds, limit may grow).
@@ -76,7 +79,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--split-seed", type=int, default=42)
     p.add_argument("--timeout-per-test", type=float, default=5.0)
     p.add_argument("--timeout-per-problem", type=float, default=30.0)
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="sandboxes (expected outputs)")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="sandboxes: expected outputs, and a batch's tests run concurrently")
+    p.add_argument("--batch-size", type=int, default=1, help="B problems per batched generate / infill")
+    p.add_argument("--overlap", type=int, default=2,
+                   help="batches in flight: one batch's tests run while another uses the model (1 = sequential)")
+    p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)  # deepspeed
     p.add_argument("--device", default=None)
     p.add_argument("--dtype", default=None, help="bf16 | fp16 | fp32 (default: bf16 on CUDA, fp32 on CPU)")
     return p.parse_args(argv)
@@ -91,8 +99,11 @@ def loop_config(args: argparse.Namespace) -> LoopConfig:
                       global_scope=args.global_scope)
 
 
-def record_config(args: argparse.Namespace, argv: list[str] | None) -> dict:
-    """OUT/config.json; refuses to mix results produced with different settings in one directory."""
+def record_config(args: argparse.Namespace, argv: list[str] | None, write: bool = True) -> dict:
+    """OUT/config.json; refuses to mix results produced with different settings in one directory.
+
+    Batch size, overlap and the number of ranks are recorded but may change between reruns: they change how fast
+    rows are made, not what they are (up to float rounding, which the benchmark measures)."""
     out = Path(args.out)
     config = {k: getattr(args, k) for k in RESULT_KEYS}
     path = out / "config.json"
@@ -103,18 +114,40 @@ def record_config(args: argparse.Namespace, argv: list[str] | None) -> dict:
             raise SystemExit(f"{out} holds results made with other settings {diff}; use another --out")
     argv = sys.argv[1:] if argv is None else argv
     config["command"] = "python -m repair.evaluate " + shlex.join(argv)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config, indent=2))
+    config.update(batch_size=args.batch_size, overlap=args.overlap, ranks=int(os.environ.get("WORLD_SIZE", "1")))
+    if write:
+        (out / "runs" / "parts").mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")  # other ranks may read it meanwhile: never a half-written file
+        tmp.write_text(json.dumps(config, indent=2))
+        tmp.replace(path)
     return config
 
 
-def load_problems_for(args: argparse.Namespace) -> list:
-    from data.problems import load_problems
+def with_expected_outputs(args: argparse.Namespace, problems: list) -> list:
     from repair.execution.expected import with_expected
 
-    problems = load_problems(dataset=args.dataset, path=args.problems)[: args.limit]
     limits = dict(timeout_per_test=max(args.timeout_per_test, 60.0), timeout_per_problem=600.0)
     return with_expected(problems, workers=args.workers, progress=True, **limits)
+
+
+class RowWriter:
+    """This rank's part files, one per (strategy, seed): appended, flushed and fsynced row by row, from any thread."""
+
+    def __init__(self, out: Path, rank: int):
+        self.out, self.rank, self.handles, self.lock = out, rank, {}, threading.Lock()
+
+    def append(self, name: str, seed: int, row: dict) -> None:
+        with self.lock:
+            if (name, seed) not in self.handles:
+                self.handles[(name, seed)] = open_run(part_path(self.out, name, seed, self.rank))
+            handle = self.handles[(name, seed)]
+            handle.write(json.dumps(row) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())  # a killed run loses at most the rows in flight
+
+    def close(self) -> None:
+        for h in self.handles.values():
+            h.close()
 
 
 def open_run(path: Path):
@@ -124,12 +157,6 @@ def open_run(path: Path):
         if data and not data.endswith(b"\n"):
             path.write_bytes(data[: data.rfind(b"\n") + 1])
     return path.open("a")
-
-
-def append_row(handle, row: dict) -> None:
-    handle.write(json.dumps(row) + "\n")
-    handle.flush()
-    os.fsync(handle.fileno())  # a killed run loses at most the problem in flight
 
 
 def row_of(name: str, seed: int, outcome, held, seconds: float) -> dict:
@@ -142,45 +169,113 @@ def row_of(name: str, seed: int, outcome, held, seconds: float) -> dict:
             "initial_program": outcome.initial.program, "program": outcome.final.program, "seconds": round(seconds, 3)}
 
 
+@dataclass
+class Shard:
+    """What one rank evaluates and with what: its problems, the rows that exist, the model and the sandboxes."""
+
+    args: argparse.Namespace
+    names: list[str]
+    cfg: LoopConfig
+    done: dict[tuple[str, int], set[str]]
+    engine: Engine
+    limits: object
+    pool: object
+    writer: RowWriter
+
+    def batch(self, seed: int, problems: list) -> None:
+        """Every missing (strategy, problem) row of one batch of problems: stage 1 once per seed (cached in the
+        tasks), each strategy batched, held-out tests concurrently, rows appended as they are decided."""
+        from data.problems import split_tests
+
+        splits = {p.task_id: split_tests(p, self.args.feedback_fraction, seed=self.args.split_seed) for p in problems}
+        tasks = {p.task_id: make_task(self.engine, p, splits[p.task_id].feedback, seed, limits=self.limits,
+                                      pool=self.pool) for p in problems}
+        for name in self.names:
+            todo = [p for p in problems if p.task_id not in self.done[(name, seed)]]
+            if not todo:
+                continue
+            t0 = time.perf_counter()
+            outcomes = run_strategy(name, self.engine, [tasks[p.task_id] for p in todo], self.cfg)
+
+            def held(pair):
+                p, outcome = pair
+                return heldout_result(p, splits[p.task_id].heldout, outcome.final.program, limits=self.limits,
+                                      pool=self.pool)
+
+            pairs = list(zip(todo, outcomes))
+            results = list(self.engine.tests.map(held, pairs) if self.engine.tests else map(held, pairs))
+            seconds = (time.perf_counter() - t0) / len(todo)  # the batch's wall time, shared by its rows
+            for outcome, h in zip(outcomes, results):
+                self.writer.append(name, seed, row_of(name, seed, outcome, h, seconds))
+
+    def run(self, seeds: list[int], problems: list) -> None:
+        """Batches of --batch-size problems; --overlap of them in flight, so one batch's tests run while another
+        batch uses the model (model calls are serialized by the engine's lock; results do not depend on timing)."""
+        B = max(1, self.args.batch_size)
+        jobs = [(seed, problems[i:i + B]) for seed in seeds for i in range(0, len(problems), B)]
+        bar = tqdm(total=len(jobs), desc="batches")
+
+        def job(item):
+            self.batch(*item)
+            bar.update()
+
+        if self.args.overlap <= 1:
+            for item in jobs:
+                job(item)
+        else:
+            with ThreadPoolExecutor(self.args.overlap, thread_name_prefix="batch") as ex:
+                list(ex.map(job, jobs))
+        bar.close()
+
+
+def existing_rows(out: Path, names: list[str], seeds: list[int]) -> dict[tuple[str, int], set[str]]:
+    runs = load_runs(out)
+    return {(n, s): {r["task_id"] for r in runs.get((n, s), [])} for n in names for s in seeds}
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    rank, world = ranks.init()
+    try:
+        return evaluate(args, argv, rank, world)
+    finally:
+        ranks.close()
+
+
+def evaluate(args: argparse.Namespace, argv: list[str] | None, rank: int, world: int) -> dict:
     names, seeds = parse_strategies(args.strategies), [int(s) for s in args.seeds.split(",") if s.strip()]
     cfg = loop_config(args)
-    config = record_config(args, argv)
+    config = record_config(args, argv, write=rank == 0)
     out = Path(args.out)
 
-    # ---- setup: problems (+ expected outputs), model, sandboxes ----
-    from data.problems import split_tests
+    # ---- setup: what is missing, this rank's share of it (+ expected outputs), model, sandboxes ----
+    from data.problems import load_problems
     from inference.loading import load_model
     from repair.execution import Limits, SandboxPool
 
-    problems = load_problems_for(args)
-    engine = Engine.from_loaded(load_model(args.model, device=args.device, dtype=args.dtype))
-    limits = Limits(timeout_per_test=args.timeout_per_test, timeout_per_problem=args.timeout_per_problem)
-    pool = SandboxPool(1)  # tests run between forward passes; one sandbox keeps the model's cores free
+    problems = load_problems(dataset=args.dataset, path=args.problems)[: args.limit]
+    done = existing_rows(out, names, seeds)
+    ranks.barrier()  # every rank has read the existing rows before any rank appends new ones
+    todo = [p for p in problems if any(p.task_id not in done[(n, s)] for n in names for s in seeds)]
+    mine = ranks.shard(todo, rank, world)
+    if mine:
+        mine = with_expected_outputs(args, mine)
+        limits = Limits(timeout_per_test=args.timeout_per_test, timeout_per_problem=args.timeout_per_problem)
+        pool, writer = SandboxPool(args.workers), RowWriter(out, rank)
+        loaded = load_model(args.model, device=args.device or ranks.device(), dtype=args.dtype)
+        try:
+            with ThreadPoolExecutor(args.workers, thread_name_prefix="tests") as tests:
+                engine = Engine.from_loaded(loaded, tests=tests if args.workers > 1 else None)
+                Shard(args, names, cfg, done, engine, limits, pool, writer).run(seeds, mine)
+        finally:
+            writer.close()
+            pool.close()
 
-    # ---- loop: seeds x problems x strategies, skipping finished rows ----
-    try:
-        for seed in seeds:
-            done = {n: {r["task_id"] for r in read_rows(run_path(out, n, seed))} for n in names}
-            handles = {n: open_run(run_path(out, n, seed)) for n in names}
-            for problem in tqdm(problems, desc=f"seed {seed}"):
-                todo = [n for n in names if problem.task_id not in done[n]]
-                if not todo:
-                    continue
-                split = split_tests(problem, args.feedback_fraction, seed=args.split_seed)
-                task = make_task(engine, problem, split.feedback, seed, limits=limits, pool=pool)
-                for name in todo:
-                    t0 = time.perf_counter()
-                    outcome = run_strategy(name, engine, task, cfg)
-                    held = heldout_result(problem, split.heldout, outcome.final.program, limits=limits, pool=pool)
-                    append_row(handles[name], row_of(name, seed, outcome, held, time.perf_counter() - t0))
-            for h in handles.values():
-                h.close()
-    finally:
-        pool.close()
-
-    # ---- save: tables, tests, figures ----
+    # ---- save: rank 0 merges the ranks' rows, writes tables, tests, figures ----
+    ranks.barrier()
+    if rank != 0:
+        return {}
+    merge_parts(out, [p.task_id for p in problems])
     summary = write_report(out, config)
     print_summary(summary, out)
     return summary

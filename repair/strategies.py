@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from repair.loop import Engine, LoopConfig, Outcome, Task, initial, repair
 
-StrategyFn = Callable[[Engine, Task, LoopConfig], Outcome]
+StrategyFn = Callable[[Engine, list[Task], LoopConfig], list[Outcome]]  # a batch of tasks -> one outcome each
 
 
 @dataclass(frozen=True)
@@ -28,26 +28,29 @@ class Strategy:
     ablation: bool = False
 
 
-def no_repair(engine: Engine, task: Task, cfg: LoopConfig) -> Outcome:
-    cand, nfe = initial(engine, task, cfg)
-    fb = task.feedback(cand.program, False)
-    return Outcome(cand, cand, nfe, fb, fb, [])
+def no_repair(engine: Engine, tasks: list[Task], cfg: LoopConfig) -> list[Outcome]:
+    starts = [row[0] for row in initial(engine, tasks, cfg)]
+    fbs = engine.feedback(tasks, [c.program for c, _ in starts], False)
+    return [Outcome(c, c, nfe, fb, fb, []) for (c, nfe), fb in zip(starts, fbs)]
 
 
-def generate_then_repair(engine: Engine, task: Task, cfg: LoopConfig) -> Outcome:
-    cand, nfe = initial(engine, task, cfg)
-    return repair(engine, task, cand, nfe, cfg)
+def generate_then_repair(engine: Engine, tasks: list[Task], cfg: LoopConfig) -> list[Outcome]:
+    return repair(engine, tasks, [row[0] for row in initial(engine, tasks, cfg)], cfg)
 
 
-def best_of(engine: Engine, task: Task, cfg: LoopConfig) -> Outcome:
+def best_of(engine: Engine, tasks: list[Task], cfg: LoopConfig) -> list[Outcome]:
     """`cfg.samples` independent generations; the highest feedback pass rate wins (ties: the earlier sample)."""
-    samples, nfe = [], 0
-    for k in range(cfg.samples):
-        cand, used = initial(engine, task, cfg, sample=k, temperature=cfg.sample_temperature)
-        nfe += used
-        samples.append((cand, task.feedback(cand.program, False)))
-    best = max(range(len(samples)), key=lambda k: (samples[k][1].passed / max(1, samples[k][1].total), -k))
-    return Outcome(samples[0][0], samples[best][0], nfe, samples[0][1], samples[best][1], [])
+    ks = tuple(range(cfg.samples))
+    per_task = initial(engine, tasks, cfg, samples=ks, temperature=cfg.sample_temperature)
+    flat = [(t, c) for t, row in zip(tasks, per_task) for c, _ in row]
+    fbs = iter(engine.feedback([t for t, _ in flat], [c.program for _, c in flat], False))
+    outcomes = []
+    for row in per_task:
+        samples = [(cand, next(fbs)) for cand, _ in row]
+        best = max(ks, key=lambda k: (samples[k][1].passed / max(1, samples[k][1].total), -k))
+        nfe = sum(used for _, used in row)
+        outcomes.append(Outcome(samples[0][0], samples[best][0], nfe, samples[0][1], samples[best][1], []))
+    return outcomes
 
 
 def matched_steps(cfg: LoopConfig, fraction: float) -> int:
@@ -83,8 +86,9 @@ def parse_strategies(text: str) -> list[str]:
     return names
 
 
-def run_strategy(name: str, engine: Engine, task: Task, base: LoopConfig) -> Outcome:
+def run_strategy(name: str, engine: Engine, tasks: list[Task], base: LoopConfig) -> list[Outcome]:
+    """One strategy on a batch of tasks (one outcome per task, each as it would be alone up to float rounding)."""
     strategy = STRATEGIES[name]
-    return strategy.run(engine, task, strategy.configure(base))
+    return strategy.run(engine, tasks, strategy.configure(base))
 
 

@@ -55,10 +55,10 @@ class Spy:
         self.calls, self._infill = [], engine.infill
         engine.infill = self
 
-    def __call__(self, cand, positions, *args, **kw):
-        new, nfe = self._infill(cand, positions, *args, **kw)
-        self.calls.append((cand, positions.clone(), new))
-        return new, nfe
+    def __call__(self, cands, positions, *args, **kw):
+        made = self._infill(cands, positions, *args, **kw)
+        self.calls += [(c, p.clone(), new) for c, p, (new, _) in zip(cands, positions, made)]
+        return made
 
 
 def _problem(tests=None):
@@ -123,7 +123,7 @@ def test_trace_guided_remasks_only_localized_lines_and_keeps_the_rest(engine, po
     task, cand = _task_with(engine, problem, "    x = 1\n    return a + undefined_name\n", pool)
     spy = Spy(engine)
     try:
-        out = run_strategy("trace-guided", engine, task, CFG)
+        out = run_strategy("trace-guided", engine, [task], CFG)[0]
         (rnd,) = out.rounds
         assert (rnd.method, rnd.lines) == ("exception", [3, 4])  # NameError on line 4, +-1, clipped
         region = line_token_positions(cand.offsets, cand.program, set(rnd.lines))
@@ -135,7 +135,7 @@ def test_trace_guided_remasks_only_localized_lines_and_keeps_the_rest(engine, po
 
         # K smaller than the region: the K lowest-confidence tokens inside it (confidence rises with position)
         task, cand = _task_with(engine, problem, "    x = 1\n    return a + undefined_name\n", pool)
-        out = run_strategy("trace-guided", engine, task, replace(CFG, budget_k=3))
+        out = run_strategy("trace-guided", engine, [task], replace(CFG, budget_k=3))[0]
         assert out.rounds[0].positions == region[:3]
         _, positions, after = spy.calls[-1]
         assert torch.equal(cand.sequence[~positions], after.sequence[~positions])
@@ -146,7 +146,7 @@ def test_trace_guided_remasks_only_localized_lines_and_keeps_the_rest(engine, po
 def test_global_low_confidence_remasks_k_lowest_generated_tokens(engine, pool):
     conf = torch.rand(CFG.gen_length, generator=torch.Generator().manual_seed(3))
     task, cand = _task_with(engine, _problem(), "    return a +\n", pool, conf=conf)
-    out = run_strategy("global-low-confidence", engine, task, replace(CFG, budget_k=5, global_scope="all"))
+    out = run_strategy("global-low-confidence", engine, [task], replace(CFG, budget_k=5, global_scope="all"))[0]
     (rnd,) = out.rounds
     assert rnd.method == "global" and sorted(rnd.positions) == sorted(conf.argsort()[:5].tolist())
     assert rnd.nfe == 5  # min(S = 32, 5 masked tokens): the sampler skips steps with nothing to commit
@@ -162,7 +162,7 @@ def test_global_scope_completion_never_selects_post_eos_padding(engine, pool):
     picked = {}
     for scope in ("completion", "all"):
         task, _ = _task_with(engine, _problem(), completion, pool, conf=conf)
-        out = run_strategy("global-low-confidence", engine, task, replace(CFG, budget_k=4, global_scope=scope))
+        out = run_strategy("global-low-confidence", engine, [task], replace(CFG, budget_k=4, global_scope=scope))[0]
         picked[scope] = sorted(out.rounds[0].positions)
     assert picked["completion"] == list(range(n + 1 - 4, n + 1))  # the last program tokens and the EOS at index n
     assert picked["all"] == list(range(CFG.gen_length - 4, CFG.gen_length))
@@ -191,7 +191,7 @@ def test_decisions_use_feedback_tests_only(engine, pool, monkeypatch):
             problem = _problem(tests)
             task, _ = _task_with(engine, problem, completion, pool, cfg=cfg)
             seen.clear()
-            outs.append(run_strategy("trace-guided", engine, task, cfg))
+            outs.append(run_strategy("trace-guided", engine, [task], cfg)[0])
             assert seen and all(set(ix) <= set(fb) for ix in seen)  # only T_fb ran during the loop
             held.append(heldout_result(problem, split_tests(problem).heldout, outs[-1].final.program,
                                        limits=LIMITS, pool=pool))
