@@ -5,10 +5,11 @@ tau=0.2, seeds 0,1,2, 20% feedback tests with split seed 42). Stage 1 takes exac
 paper's NFE column); `--threshold 0.9` is an opt-in fast mode (Fast-dLLM commits, adaptive NFE) labelled in the report:
 
     python -m repair.evaluate --model GSAI-ML/LLaDA-8B-Base --dataset mbpp \
-        --strategies no-repair,global-low-confidence,best-of-2,trace-guided,ablations --out runs/repair-mbpp
+        --strategies main,ablations --out runs/repair-mbpp
 
 Expected (paper, pass@1 % on held-out tests): MBPP+ no-repair 19.84, global low-confidence 19.84, best-of-2 9.52,
-trace-guided 31.22 (NFE 294; CORE 26.98 is not implemented here); HumanEval+ 1.83 / 2.44 / 0.00 / 2.64 (CORE 3.05).
+trace-guided 31.22 (NFE 294), CORE 26.98 (NFE 136); HumanEval+ 1.83 / 2.44 / 0.00 / 2.64, CORE 3.05. CORE's code is
+not public: `core-reimpl` is our re-implementation from the paper's description (repair/core.py says exactly what).
 
 Pipeline smoke test on CPU with the tiny offline model (numbers meaningless):
 
@@ -54,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument("--dataset", choices=["humaneval", "mbpp"])
     source.add_argument("--problems", help="jsonl of problems in evalplus's schema (or assert-style)")
     p.add_argument("--out", required=True)
-    p.add_argument("--strategies", default="no-repair,global-low-confidence,best-of-2,trace-guided",
+    p.add_argument("--strategies", default="no-repair,global-low-confidence,core-reimpl,best-of-2,trace-guided",
                    help="comma list of repair.strategies names; 'main' and 'ablations' expand to groups")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--limit", type=int, default=None, help="first N problems only")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from inference.adapters import get_adapter, token_logits
 from inference.remask import lines_to_positions, lowest_confidence, select_in_region
 from inference.sampler import generate, infill
 from repair.execution import Localization, ProblemResult, localize, run_tests
@@ -54,6 +55,8 @@ class LoopConfig:
     # padding is not code); "all" = every generated position, the paper's literal "entire output" (reproduction).
     global_scope: str = "completion"
     samples: int = 1  # best-of-n
+    core_perturbations: int = 4  # core-reimpl: scoring forward passes per problem (complementary pairs)
+    core_rate: float = 0.5  # core-reimpl: share of the candidates hidden in the first pass of a pair
     sample_temperature: float = 0.2  # best-of-n samples (greedy samples would be identical)
 
 
@@ -199,6 +202,18 @@ class Engine:
             new = self.candidate(out.sequences[b:b + 1, lo:], out.confidences[b:b + 1, lo:], cand.prompt_len, prompt)
             rows.append((new, out.row_nfe[b]))
         return rows
+
+    def token_probabilities(self, seqs: list[torch.Tensor], masked: list[torch.Tensor]) -> list[torch.Tensor]:
+        """One forward pass for the batch: p(seqs[b][i]) [L_b] when the masked[b] positions are [MASK]
+        (softmax over the whole vocabulary, [MASK] included, as the sampler's confidences)."""
+        pad = self.stop_ids[0] if self.pad_id is None else self.pad_id
+        ids = self.left_pad([s.masked_fill(m, self.mask_id) for s, m in zip(seqs, masked)], pad)
+        target = self.left_pad(seqs, pad)
+        with self.lock, torch.no_grad():
+            logits = token_logits(self.model, ids, self.attention(seqs), get_adapter(self.model.config)).float()
+            p = (logits.gather(-1, target[..., None]).squeeze(-1) - logits.logsumexp(dim=-1)).exp()  # [B, L]
+        width = ids.shape[1]
+        return [p[b, width - len(s):] for b, s in enumerate(seqs)]
 
     def feedback(self, tasks: list[Task], programs: list[str], trace: bool) -> list[ProblemResult]:
         """The feedback tests of each (task, program), concurrently in the sandbox pool when `tests` is set."""

@@ -7,6 +7,8 @@ baselines keep their own definitions:
 - global-low-confidence: if T_fb fails, remask the K globally lowest-confidence tokens once and infill with S = 32;
 - trace-guided (ours): localize from the feedback tests' traces, remask <= K tokens of the region, infill with S
   steps, up to R rounds;
+- core-reimpl: our re-implementation of CORE from the seed's one-line description (repair/core.py says exactly what):
+  perturbation-scored instability, the K least robust tokens remasked, S = 8, for every problem;
 - best-of-2: two samples at N' = N * 80 / 128 steps (80 for the paper's N = 128), the higher T_fb pass rate wins;
 - ablations: random-in-region (random K inside the region), wide-window (+-5 lines), s8 / s16 (S = 8 / 16).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from repair.core import core_reimpl
 from repair.loop import Engine, LoopConfig, Outcome, Task, initial, repair
 
 StrategyFn = Callable[[Engine, list[Task], LoopConfig], list[Outcome]]  # a batch of tasks -> one outcome each
@@ -65,12 +68,13 @@ STRATEGIES: dict[str, Strategy] = {
                                       lambda c: replace(c, localization="global", repair_steps=32, rounds=1)),
     "trace-guided": Strategy(generate_then_repair),
     "best-of-2": Strategy(best_of, lambda c: replace(c, samples=2, steps=matched_steps(c, 80 / 128))),
+    "core-reimpl": Strategy(core_reimpl, lambda c: replace(c, repair_steps=8, rounds=1)),
     "random-in-region": Strategy(generate_then_repair, lambda c: replace(c, selection="random"), ablation=True),
     "wide-window": Strategy(generate_then_repair, lambda c: replace(c, window=5), ablation=True),
     "s8": Strategy(generate_then_repair, lambda c: replace(c, repair_steps=8), ablation=True),
     "s16": Strategy(generate_then_repair, lambda c: replace(c, repair_steps=16), ablation=True),
 }
-MAIN = ["no-repair", "global-low-confidence", "best-of-2", "trace-guided"]
+MAIN = ["no-repair", "global-low-confidence", "core-reimpl", "best-of-2", "trace-guided"]
 ABLATIONS = [name for name, s in STRATEGIES.items() if s.ablation]
 
 

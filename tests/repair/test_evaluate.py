@@ -32,7 +32,7 @@ from repair.strategies import MAIN, STRATEGIES, parse_strategies, run_strategy
 REPO = Path(__file__).resolve().parents[2]
 LIMITS = Limits(timeout_per_test=2.0, timeout_per_problem=10.0, grace=0.5)
 CFG = LoopConfig(steps=8, gen_length=32, block_length=32, threshold=None, repair_steps=4, budget_k=64, rounds=1)
-MAIN_STRATEGIES = "no-repair,global-low-confidence,best-of-2,trace-guided"
+MAIN_STRATEGIES = ",".join(MAIN)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +94,42 @@ def test_registry_and_paper_settings():
     assert (cfg["best-of-2"].steps, cfg["best-of-2"].samples) == (80, 2)
     assert cfg["trace-guided"] == paper and cfg["wide-window"].window == 5
     assert (cfg["s8"].repair_steps, cfg["s16"].repair_steps, cfg["random-in-region"].selection) == (8, 16, "random")
+
+
+def test_core_reimpl_scores_by_perturbation_counts_every_pass_and_is_in_table1(engine, pool, tmp_path):
+    """Issue 13.11: NFE = N + scoring passes + infill steps; the remasked tokens are the K largest drops
+    c_i - mean p_i of the completion's tokens (recomputed here from the same masks); Table 1 has the row."""
+    from repair.core import instability, perturbation_masks
+    from repair.loop import global_candidates, initial
+    from repair.report import render
+
+    cfg = replace(STRATEGIES["core-reimpl"].configure(CFG), budget_k=5)
+    assert (cfg.repair_steps, cfg.core_perturbations) == (8, 4)
+    task = make_task(engine, _problem(), split_tests(_problem()).feedback, 0, limits=LIMITS, pool=pool)
+    (out,) = STRATEGIES["core-reimpl"].run(engine, [task], cfg)
+    (rnd,) = out.rounds
+    assert rnd.method == "core" and len(rnd.positions) == 5
+    assert out.nfe == CFG.steps + 4 + min(8, 5) and rnd.nfe == 4 + min(8, 5)
+    cand = initial(engine, [task], cfg)[0][0][0]
+    within = global_candidates(cand, cfg.global_scope)[0]
+    passes = perturbation_masks([task], [within], cfg, engine)
+    assert all(not (a[0] & b[0]).any() and torch.equal(a[0] | b[0], within) for a, b in zip(passes[::2], passes[1::2]))
+    # by hand: one pass = one masked forward; probability of the original token at the hidden positions
+    seq, drop = cand.sequence, torch.zeros(within.shape)
+    for (m,) in passes:
+        with torch.no_grad():
+            logits = engine.model(input_ids=seq.masked_fill(m[None], engine.mask_id)).logits[0].float()
+        p = torch.softmax(logits, -1).gather(-1, seq[0][:, None]).squeeze(-1)
+        drop[m] += cand.confidences[0][m] - p[m]
+    (d,) = instability(engine, [seq[0]], [cand.confidences[0]], [within], passes)
+    torch.testing.assert_close(d[within], drop[within] / 2, atol=1e-5, rtol=1e-4)
+    assert sorted(rnd.positions) == sorted((d.topk(5).indices - cand.prompt_len).tolist())
+    row = {"task_id": "t", "passed": False, "nfe": out.nfe, "seconds": 0.0, "rounds": [asdict(rnd)],
+           "initial_tokens": [], "final_tokens": [1], "error_type": None}
+    text, _ = render({("core-reimpl", 0): [row]}, {"dataset": "mbpp", "steps": 8})
+    table1 = text.split("## Table 1")[1].split("##")[0]
+    assert f"| core-reimpl | 0.00 ± 0.00 | 1 | 1 | {out.nfe:.1f} |" in table1 and "| 26.98 | 136 |" in table1
+    assert "re-implementation" in table1
 
 
 def test_error_type_of_initial_failure():
