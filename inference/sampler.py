@@ -95,20 +95,21 @@ def uniform_rows(shape: tuple[int, ...], rows: torch.Tensor, generator: Generato
     return u
 
 
-def random_scores(p: torch.Tensor, generator: Generators, lead: list[int]) -> torch.Tensor:
+def random_scores(p: torch.Tensor, generator: Generators, att: torch.Tensor | None) -> torch.Tensor:
     """U(0, 1) for every position [B, L], as the reference (a fixed generator gives its exact draws); per-row
-    generators draw only the row's unpadded part (after its `lead` left-padding), so padding does not shift them."""
+    generators draw only the row's unpadded part (after its left padding, att [B, L]), so padding does not shift them."""
     if not per_row(generator):
         return torch.rand(p.shape, device=p.device, generator=generator)
+    lead = [0] * p.shape[0] if att is None else (att == 0).sum(dim=1).tolist()
     scores = torch.zeros(p.shape, device=p.device)
     for b, g in enumerate(generator):
         scores[b, lead[b]:] = torch.rand(p.shape[1] - lead[b], device=p.device, generator=g)
     return scores
 
 
-# Ranking scores for the top-k commit, by remasking mode: (probabilities [B, L], generator(s), left pads) -> [B, L].
-REMASKING: dict[str, Callable[[torch.Tensor, Generators, list[int]], torch.Tensor]] = {
-    "low_confidence": lambda p, g, lead: p,
+# Ranking scores for the top-k commit, by remasking mode: (probabilities [B, L], generator(s), attention) -> [B, L].
+REMASKING: dict[str, Callable[[torch.Tensor, Generators, torch.Tensor | None], torch.Tensor]] = {
+    "low_confidence": lambda p, g, att: p,
     "random": random_scores,
 }
 
@@ -206,8 +207,7 @@ def denoise_step(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tens
     x0_rows, p_rows = sample_tokens(logits[b, pos - offset], opts, b)
     x0, p = torch.zeros_like(x), torch.zeros(x.shape, dtype=p_rows.dtype, device=x.device)  # [B, L]
     x0[b, pos], p[b, pos] = x0_rows, p_rows
-    lead = [0] * x.shape[0] if st.attention_mask is None else (st.attention_mask == 0).sum(dim=1).tolist()
-    chosen = commit(REMASKING[opts.remasking](p, opts.generator, lead), k, p, eligible, opts.threshold)
+    chosen = commit(REMASKING[opts.remasking](p, opts.generator, st.attention_mask), k, p, eligible, opts.threshold)
     x[chosen] = x0[chosen]
     st.confidences[chosen] = p[chosen].float()
     if st.trajectory is not None:

@@ -259,6 +259,7 @@ def evaluate(args: argparse.Namespace, argv: list[str] | None, rank: int, world:
     ranks.barrier()  # every rank has read the existing rows before any rank appends new ones
     todo = [p for p in problems if any(p.task_id not in done[(n, s)] for n in names for s in seeds)]
     mine = ranks.shard(todo, rank, world)
+    t0, loop = time.perf_counter(), 0.0
     if mine:
         mine = with_expected_outputs(args, mine)
         limits = Limits(timeout_per_test=args.timeout_per_test, timeout_per_problem=args.timeout_per_problem)
@@ -267,15 +268,22 @@ def evaluate(args: argparse.Namespace, argv: list[str] | None, rank: int, world:
         try:
             with ThreadPoolExecutor(args.workers, thread_name_prefix="tests") as tests:
                 engine = Engine.from_loaded(loaded, tests=tests if args.workers > 1 else None)
+                t1 = time.perf_counter()
                 Shard(args, names, cfg, done, engine, limits, pool, writer).run(seeds, mine)
+                loop = time.perf_counter() - t1
         finally:
             writer.close()
             pool.close()
 
     # ---- save: rank 0 merges the ranks' rows, writes tables, tests, figures ----
-    ranks.barrier()
+    seconds = ranks.max_over_ranks(time.perf_counter() - t0)  # also the barrier: every rank has written its rows
+    loop = ranks.max_over_ranks(loop)
     if rank != 0:
         return {}
+    timing = dict(seconds=round(seconds, 3), loop_seconds=round(loop, 3), problems=len(todo), ranks=world,
+                  batch_size=args.batch_size, overlap=args.overlap,
+                  what="slowest rank; seconds: expected outputs + model load + loop; loop_seconds: the batches alone")
+    (out / "timing.json").write_text(json.dumps(timing, indent=2))
     merge_parts(out, [p.task_id for p in problems])
     summary = write_report(out, config)
     print_summary(summary, out)

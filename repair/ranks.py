@@ -44,6 +44,14 @@ def barrier() -> None:
         dist.barrier()
 
 
+def max_over_ranks(value: float) -> float:
+    if not dist.is_initialized():
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device="cuda" if torch.cuda.is_available() else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
+
+
 def close() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()

@@ -246,13 +246,13 @@ def _kill_then_resume(args: list[str], out: Path, n_problems: int, strategies: l
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 600
     while proc.poll() is None and time.monotonic() < deadline:
-        if any(p.stat().st_size for p in (out / "runs").glob("*.jsonl")):
+        if any(p.stat().st_size for p in (out / "runs").glob("parts/*.jsonl")):  # rows stream to rank parts
             break
         time.sleep(0.1)
     assert proc.poll() is None, f"finished before it could be killed: {(out.parent / f'{out.name}.log').read_text()}"
     proc.kill()  # SIGKILL: no cleanup, as in a crash
     proc.wait()
-    partial = {p.name: len(p.read_text().splitlines()) for p in (out / "runs").glob("*.jsonl")}
+    partial = {p.name: len(p.read_text().splitlines()) for p in (out / "runs").glob("parts/*.jsonl")}
     assert sum(partial.values()) < n_problems * len(strategies)
     subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=900)
     for name in strategies:
