@@ -8,20 +8,24 @@ LLaDA's reference sampler: same block/step schedule, confidences and top-k commi
 - Gumbel noise (temperature > 0) is drawn only for the positions that can be committed, not for all [B, L, V]
   logits, so sampled outputs have the reference's distribution but not its random stream;
 - a step in which no row has anything to commit is skipped (it cannot change the output), so NFE counts real work.
-Fast modes (off by default): `threshold` also commits every eligible position whose probability >= threshold (at
-least the scheduled count, i.e. one per step when steps == gen_length, as in Fast-dLLM) and ends a block as soon as
-it is fully unmasked; `use_cache` runs the full sequence once per block and reuses the keys/values of the prefix.
+Fast modes (off by default): `threshold` commits, per step, the most confident eligible position plus every one
+whose probability >= threshold (Fast-dLLM: at least one token per step, the step count adapts and `steps` is not
+used); `use_cache` runs the full sequence once per block and reuses the keys/values of the prefix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from inference.adapters import ModelAdapter, align_logits, get_adapter
+
+# One stream for the whole batch (the reference's), or one generator per row: then a row's draws depend on that row
+# alone, never on which other rows share the batch (batched evaluation gives the rows of batch size 1).
+Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
 @dataclass
@@ -32,6 +36,7 @@ class GenerationOutput:
     trajectory: list[torch.Tensor] | None = None  # [B, L] after every executed step
     trajectory_predictions: list[torch.Tensor] | None = None  # [B, L] after every step, masks filled by the argmax
     # over the tokens generation may commit (never [MASK])
+    row_nfe: list[int] | None = None  # per row: the forward passes in which it committed (what B = 1 would count)
 
 
 @dataclass
@@ -46,7 +51,8 @@ class StepOptions:
     logits_eos_inf: bool = False
     confidence_eos_eot_inf: bool = False
     threshold: float | None = None
-    generator: torch.Generator | None = None
+    generator: Generators = None
+
 
 
 @dataclass
@@ -55,6 +61,7 @@ class _State:
     attention_mask: torch.Tensor | None  # [B, L]
     confidences: torch.Tensor  # [B, L] float32
     nfe: int = 0
+    row_nfe: torch.Tensor | None = None  # [B]
     trajectory: list[torch.Tensor] | None = None
     predictions: list[torch.Tensor] | None = None
 
@@ -72,11 +79,39 @@ class _Forward:
     cache_start: int = 0
 
 
-# Ranking scores for the top-k commit, by remasking mode: (probabilities [B, L], generator) -> scores [B, L].
-# "random" draws U(0, 1) for every position, as the reference does, so a fixed generator gives its exact draws.
-REMASKING: dict[str, Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]] = {
-    "low_confidence": lambda p, g: p,
-    "random": lambda p, g: torch.rand(p.shape, device=p.device, generator=g),
+def per_row(generator: Generators) -> bool:
+    return isinstance(generator, Sequence)
+
+
+def uniform_rows(shape: tuple[int, ...], rows: torch.Tensor, generator: Generators, device: torch.device,
+                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """U(0, 1) of `shape` whose first dim belongs to batch rows `rows` [N]; per-row generators draw their rows' part."""
+    if not per_row(generator):
+        return torch.rand(shape, dtype=dtype, device=device, generator=generator)
+    u = torch.empty(shape, dtype=dtype, device=device)
+    for b, g in enumerate(generator):
+        sel = rows == b
+        if bool(sel.any()):
+            u[sel] = torch.rand((int(sel.sum()), *shape[1:]), dtype=dtype, device=device, generator=g)
+    return u
+
+
+def random_scores(p: torch.Tensor, generator: Generators, att: torch.Tensor | None) -> torch.Tensor:
+    """U(0, 1) for every position [B, L], as the reference (a fixed generator gives its exact draws); per-row
+    generators draw only the row's unpadded part (after its left padding, att [B, L]), so padding does not shift them."""
+    if not per_row(generator):
+        return torch.rand(p.shape, device=p.device, generator=generator)
+    lead = [0] * p.shape[0] if att is None else (att == 0).sum(dim=1).tolist()
+    scores = torch.zeros(p.shape, device=p.device)
+    for b, g in enumerate(generator):
+        scores[b, lead[b]:] = torch.rand(p.shape[1] - lead[b], device=p.device, generator=g)
+    return scores
+
+
+# Ranking scores for the top-k commit, by remasking mode: (probabilities [B, L], generator(s), attention) -> [B, L].
+REMASKING: dict[str, Callable[[torch.Tensor, Generators, torch.Tensor | None], torch.Tensor]] = {
+    "low_confidence": lambda p, g, att: p,
+    "random": random_scores,
 }
 
 
@@ -97,8 +132,9 @@ def step_schedule(masked: torch.Tensor, steps: int) -> torch.Tensor:
     return n // steps + extra.long()
 
 
-def sample_tokens(rows: torch.Tensor, opts: StepOptions) -> tuple[torch.Tensor, torch.Tensor]:
-    """x0 [N] and its probability [N] for logits rows [N, V] of the positions that may be committed."""
+def sample_tokens(rows: torch.Tensor, opts: StepOptions, row_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x0 [N] and its probability [N] for logits rows [N, V] of the positions that may be committed (batch rows
+    row_ids [N], ascending; they pick the per-row generators)."""
     rows = rows.clone()
     if opts.logits_eos_inf and opts.eos_id is not None:
         rows[:, opts.eos_id] = -torch.inf
@@ -110,7 +146,7 @@ def sample_tokens(rows: torch.Tensor, opts: StepOptions) -> tuple[torch.Tensor, 
         x0 = pick.argmax(dim=-1)
     else:
         # Gumbel-max in float64 as the reference: exp(l) / (-log U)^T (low precision makes ties and biases).
-        u = torch.rand(rows.shape, dtype=torch.float64, device=rows.device, generator=opts.generator)
+        u = uniform_rows(rows.shape, row_ids, opts.generator, rows.device, torch.float64)
         x0 = (pick.to(torch.float64).exp() / (-torch.log(u)) ** opts.temperature).argmax(dim=-1)
     if opts.confidence_eos_eot_inf:
         # Committed last: an EOS/EOT prediction scores probability 0 (x0 itself is unchanged).
@@ -181,11 +217,12 @@ def denoise_step(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tens
     eligible = (x == opts.mask_id) & region  # [B, L]
     logits, offset, nfe = forward(fw, x, st.attention_mask, refresh)  # [B, W, V]
     st.nfe += nfe
+    st.row_nfe += nfe * (k > 0).long()
     b, pos = eligible.nonzero(as_tuple=True)
-    x0_rows, p_rows = sample_tokens(logits[b, pos - offset], opts)
+    x0_rows, p_rows = sample_tokens(logits[b, pos - offset], opts, b)
     x0, p = torch.zeros_like(x), torch.zeros(x.shape, dtype=p_rows.dtype, device=x.device)  # [B, L]
     x0[b, pos], p[b, pos] = x0_rows, p_rows
-    chosen = commit(REMASKING[opts.remasking](p, opts.generator), k, p, eligible, opts.threshold)
+    chosen = commit(REMASKING[opts.remasking](p, opts.generator, st.attention_mask), k, p, eligible, opts.threshold)
     x[chosen] = x0[chosen]
     st.confidences[chosen] = p[chosen].float()
     if st.trajectory is not None:
@@ -200,17 +237,25 @@ def denoise_step(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tens
 
 
 def denoise_region(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tensor, steps: int) -> None:
-    """Unmask region [B, L] over at most `steps` steps (fewer when threshold commits finish it early)."""
+    """Unmask region [B, L]: `steps` scheduled steps, or (threshold mode) steps until it is filled.
+
+    Threshold mode is Fast-dLLM's parallel decoding: each step commits the most confident position of every unfinished
+    row plus every position with p >= threshold, and the step count is adaptive (it ignores `steps`).
+    """
+    if opts.threshold is not None:
+        refresh = True
+        while bool(((st.x == opts.mask_id) & region).any()):
+            k = ((st.x == opts.mask_id) & region).any(dim=1).long()  # [B] one forced commit per unfinished row
+            denoise_step(st, fw, opts, region, k, refresh)
+            refresh = False
+        return
     sched = step_schedule((st.x == opts.mask_id) & region, steps)  # [B, steps]
     refresh = True
     for i in range(steps):
-        eligible = (st.x == opts.mask_id) & region
-        if not eligible.any():
+        if not bool(((st.x == opts.mask_id) & region).any()):
             break
         k = sched[:, i]
-        if opts.threshold is not None:
-            k = k.clamp(min=1)  # Fast-dLLM: at least one commit per step
-        elif not bool(k.any()):
+        if not bool(k.any()):
             continue  # nothing scheduled in any row: the step could not change x
         denoise_step(st, fw, opts, region, k, refresh)
         refresh = False
@@ -235,7 +280,8 @@ def _check_padding(ids: torch.Tensor, attention_mask: torch.Tensor | None, mask_
 
 
 def _state(x: torch.Tensor, att: torch.Tensor | None, conf: torch.Tensor, trajectory: bool) -> _State:
-    return _State(x, att, conf, trajectory=[] if trajectory else None, predictions=[] if trajectory else None)
+    return _State(x, att, conf, row_nfe=torch.zeros(x.shape[0], dtype=torch.long, device=x.device),
+                  trajectory=[] if trajectory else None, predictions=[] if trajectory else None)
 
 
 @torch.no_grad()
@@ -243,7 +289,7 @@ def generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor | Non
              gen_length: int = 128, block_length: int = 128, temperature: float = 0.0, cfg_scale: float = 0.0,
              remasking: str = "low_confidence", mask_id: int | None = None, logits_eos_inf: bool = False,
              confidence_eos_eot_inf: bool = False, eos_id: int | None = None, eot_id: int | None = None,
-             generator: torch.Generator | None = None, return_trajectory: bool = False,
+             generator: Generators = None, return_trajectory: bool = False,
              threshold: float | None = None, use_cache: bool = False) -> GenerationOutput:
     """Semi-autoregressive masked-diffusion generation for left-padded prompts [B, P] (attention_mask [B, P])."""
     adapter, opts = _options(model, mask_id, eos_id, temperature=temperature, remasking=remasking, eot_id=eot_id,
@@ -266,13 +312,13 @@ def generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor | Non
         region = torch.zeros_like(x, dtype=torch.bool)
         region[:, lo:hi] = True
         denoise_region(st, fw, opts, region, block_steps)
-    return GenerationOutput(st.x, st.confidences[:, P:], st.nfe, st.trajectory, st.predictions)
+    return GenerationOutput(st.x, st.confidences[:, P:], st.nfe, st.trajectory, st.predictions, st.row_nfe.tolist())
 
 
 @torch.no_grad()
 def infill(model, sequence: torch.Tensor, positions: torch.Tensor, steps: int, temperature: float = 0.0,
            attention_mask: torch.Tensor | None = None, remasking: str = "low_confidence",
-           mask_id: int | None = None, generator: torch.Generator | None = None,
+           mask_id: int | None = None, generator: Generators = None,
            confidences: torch.Tensor | None = None, return_trajectory: bool = False,
            threshold: float | None = None, logits_eos_inf: bool = False, confidence_eos_eot_inf: bool = False,
            eos_id: int | None = None, eot_id: int | None = None) -> GenerationOutput:
@@ -293,4 +339,4 @@ def infill(model, sequence: torch.Tensor, positions: torch.Tensor, steps: int, t
     conf = torch.ones(x.shape, device=x.device) if confidences is None else confidences.float().clone()
     st = _state(x, attention_mask, conf, return_trajectory)
     denoise_region(st, _Forward(model, adapter), opts, region, steps)
-    return GenerationOutput(st.x, st.confidences, st.nfe, st.trajectory, st.predictions)
+    return GenerationOutput(st.x, st.confidences, st.nfe, st.trajectory, st.predictions, st.row_nfe.tolist())

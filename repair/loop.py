@@ -1,10 +1,14 @@
-"""One problem through trace-guided repair (paper Stages 1-3): generate -> feedback tests -> localize -> remask -> infill.
+"""Problems through trace-guided repair (paper Stages 1-3): generate -> feedback tests -> localize -> remask -> infill.
 
-- `Engine` wraps a loaded model: prompt encoding, `generate` / `infill` (inference.sampler) and the decoding of the
-  generated tokens into a program with per-token character offsets (lines of the program -> tokens);
+- `Engine` wraps a loaded model: prompt encoding, batched `generate` / `infill` (inference.sampler) and the decoding
+  of the generated tokens into a program with per-token character offsets (lines of the program -> tokens);
 - `Task` is what the loop may know of a problem: its prompt and a feedback runner bound to the FEEDBACK tests only.
   Held-out tests are run by the caller on the final program (`heldout_result`) and never reach the loop;
-- `repair` iterates localize -> select -> infill up to R rounds while the feedback tests fail.
+- `repair` iterates localize -> select -> infill up to R rounds while the feedback tests fail, for a batch of tasks.
+Batches: every function takes a list of tasks; a row's outcome is the one it has alone (batch of one) because its
+random draws come from its own generator keyed by (seed, task, stream) and its NFE is counted per row. Only float
+rounding differs between batch shapes (padding, matmul sizes); scripts/bench/evaluate_scale.py measures how often it
+flips a near-tie.
 Base-model prompt convention (evalplus): the prompt is a code prefix, the program is prompt + completion, where the
 completion is the generated text up to the first EOS/EOT; localized lines are lines of that full program.
 """
@@ -12,16 +16,20 @@ completion is the generated text up to the first EOS/EOT; localized lines are li
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import torch
 
+from inference.adapters import get_adapter, token_logits
 from inference.remask import lines_to_positions, lowest_confidence, select_in_region
 from inference.sampler import generate, infill
 from repair.execution import Localization, ProblemResult, localize, run_tests
 
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+GLOBAL_SCOPES = ("completion", "all")
 
 
 @dataclass(frozen=True)
@@ -32,7 +40,9 @@ class LoopConfig:
     gen_length: int = 512  # L
     block_length: int = 32  # semi-autoregressive block (LLaDA's code setting)
     temperature: float = 0.0  # stage-1 sampling temperature
-    threshold: float | None = 0.9  # stage-1 confidence threshold (the sampler's fast commit)
+    # None: stage 1 takes exactly `steps` steps (the paper's NFE). A float is Fast-dLLM's threshold commit, a fast mode
+    # with adaptive NFE (>= 1 token per step) that the report labels as such.
+    threshold: float | None = None
     repair_steps: int = 64  # S
     budget_k: int = 64  # K
     window: int = 1  # w, +-lines around an exception frame
@@ -41,7 +51,12 @@ class LoopConfig:
     repair_temperature: float = 0.2  # tau
     selection: str = "low_confidence"  # inside the region: low_confidence | random (ablation)
     localization: str = "trace"  # trace (ours) | global (K globally lowest-confidence tokens)
+    # Candidates of global / fallback selection: "completion" = the program's tokens and the EOS that ends it (post-EOS
+    # padding is not code); "all" = every generated position, the paper's literal "entire output" (reproduction).
+    global_scope: str = "completion"
     samples: int = 1  # best-of-n
+    core_perturbations: int = 4  # core-reimpl: scoring forward passes per problem (complementary pairs)
+    core_rate: float = 0.5  # core-reimpl: share of the candidates hidden in the first pass of a pair
     sample_temperature: float = 0.2  # best-of-n samples (greedy samples would be identical)
 
 
@@ -107,18 +122,28 @@ def completion_offsets(tokenizer, ids: list[int], start: int) -> tuple[str, list
 
 @dataclass
 class Engine:
+    """The model side of the loop. Every call takes a batch of rows (B = 1 is a batch of one) and returns them
+    split again; rows are left-padded to a common length with an attention mask, and each row brings its own
+    generator, so its draws do not depend on the other rows. `lock` serializes model calls when several batches are in
+    flight (evaluation overlaps one batch's tests with another's forward passes); `tests` runs a batch's sandboxed
+    tests concurrently (None: one after the other)."""
+
     model: torch.nn.Module
     tokenizer: object
     mask_id: int
     device: torch.device
     stop_ids: tuple[int, ...] = ()  # EOS / EOT: the completion ends at the first of them
+    pad_id: int | None = None  # left padding of batched rows (default: the first stop id; never the mask id)
+    tests: Executor | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_loaded(cls, loaded) -> Engine:
+    def from_loaded(cls, loaded, tests: Executor | None = None) -> Engine:
         tok = loaded.tokenizer
         stops = {loaded.adapter.eos_token_id, tok.eos_token_id, tok.convert_tokens_to_ids("<|eot_id|>")}
         stops = tuple(sorted(i for i in stops if isinstance(i, int) and i >= 0 and i != tok.unk_token_id))
-        return cls(loaded.model, tok, loaded.adapter.mask_token_id, loaded.device, stops)
+        return cls(loaded.model, tok, loaded.adapter.mask_token_id, loaded.device, stops, loaded.adapter.eos_token_id,
+                   tests)
 
     def encode(self, prompt: str) -> torch.Tensor:
         return torch.tensor([self.tokenizer(prompt)["input_ids"]], dtype=torch.long, device=self.device)
@@ -129,20 +154,72 @@ class Engine:
         text, offsets = completion_offsets(self.tokenizer, gen[:cut], len(prompt))
         return Candidate(sequence, confidences, prompt_len, gen[:cut], prompt + text, offsets)
 
-    def generate(self, task: Task, cfg: LoopConfig, steps: int, temperature: float,
-                 generator: torch.Generator) -> tuple[Candidate, int]:
-        block = min(cfg.block_length, cfg.gen_length)
-        out = generate(self.model, task.prompt_ids, steps=steps, gen_length=cfg.gen_length, block_length=block,
-                       temperature=temperature, mask_id=self.mask_id, generator=generator, threshold=cfg.threshold)
-        P = task.prompt_ids.shape[1]
-        conf = torch.cat([out.confidences.new_ones(1, P), out.confidences], dim=1)  # [1, P + G]
-        return self.candidate(out.sequences, conf, P, task.prompt), out.nfe
+    def left_pad(self, rows: list[torch.Tensor], fill) -> torch.Tensor:
+        """[B, max len] of 1-D rows, left-padded with `fill`."""
+        width = max(len(r) for r in rows)
+        out = rows[0].new_full((len(rows), width), fill)
+        for b, r in enumerate(rows):
+            out[b, width - len(r):] = r
+        return out
 
-    def infill(self, cand: Candidate, positions: torch.Tensor, steps: int, temperature: float, prompt: str,
-               generator: torch.Generator) -> tuple[Candidate, int]:
-        out = infill(self.model, cand.sequence, positions, steps=steps, temperature=temperature,
-                     mask_id=self.mask_id, generator=generator, confidences=cand.confidences)
-        return self.candidate(out.sequences, out.confidences, cand.prompt_len, prompt), out.nfe
+    def attention(self, rows: list[torch.Tensor]) -> torch.Tensor | None:
+        """[B, max len] 1 = real token, or None when no row is padded (the model's unmasked attention path)."""
+        if len({len(r) for r in rows}) == 1:
+            return None
+        return self.left_pad([torch.ones_like(r) for r in rows], 0)
+
+    def generate(self, tasks: list[Task], cfg: LoopConfig, steps: int, temperature: float,
+                 generators: list[torch.Generator]) -> list[tuple[Candidate, int]]:
+        """Stage 1 for a batch of tasks -> per row (candidate, its NFE)."""
+        prompts = [t.prompt_ids[0] for t in tasks]
+        pad = self.stop_ids[0] if self.pad_id is None else self.pad_id
+        block = min(cfg.block_length, cfg.gen_length)
+        with self.lock:
+            out = generate(self.model, self.left_pad(prompts, pad), self.attention(prompts), steps=steps,
+                           gen_length=cfg.gen_length, block_length=block, temperature=temperature,
+                           mask_id=self.mask_id, generator=list(generators), threshold=cfg.threshold)
+        width, rows = max(len(p) for p in prompts), []
+        for b, (task, prompt) in enumerate(zip(tasks, prompts)):
+            P = len(prompt)
+            conf = torch.cat([out.confidences.new_ones(1, P), out.confidences[b:b + 1]], dim=1)  # [1, P + G]
+            cand = self.candidate(out.sequences[b:b + 1, width - P:], conf, P, task.prompt)
+            rows.append((cand, out.row_nfe[b]))
+        return rows
+
+    def infill(self, cands: list[Candidate], positions: list[torch.Tensor], steps: int, temperature: float,
+               prompts: list[str], generators: list[torch.Generator]) -> list[tuple[Candidate, int]]:
+        """Repair infill for a batch: positions[b] [1, L_b] of cands[b] -> per row (candidate, its NFE)."""
+        seqs = [c.sequence[0] for c in cands]
+        pad = self.stop_ids[0] if self.pad_id is None else self.pad_id
+        with self.lock:
+            out = infill(self.model, self.left_pad(seqs, pad), self.left_pad([p[0] for p in positions], False),
+                         steps=steps, temperature=temperature, attention_mask=self.attention(seqs),
+                         mask_id=self.mask_id, generator=list(generators),
+                         confidences=self.left_pad([c.confidences[0] for c in cands], 1.0))
+        width, rows = max(len(s) for s in seqs), []
+        for b, (cand, prompt) in enumerate(zip(cands, prompts)):
+            lo = width - len(seqs[b])
+            new = self.candidate(out.sequences[b:b + 1, lo:], out.confidences[b:b + 1, lo:], cand.prompt_len, prompt)
+            rows.append((new, out.row_nfe[b]))
+        return rows
+
+    def token_probabilities(self, seqs: list[torch.Tensor], masked: list[torch.Tensor]) -> list[torch.Tensor]:
+        """One forward pass for the batch: p(seqs[b][i]) [L_b] when the masked[b] positions are [MASK]
+        (softmax over the whole vocabulary, [MASK] included, as the sampler's confidences)."""
+        pad = self.stop_ids[0] if self.pad_id is None else self.pad_id
+        ids = self.left_pad([s.masked_fill(m, self.mask_id) for s, m in zip(seqs, masked)], pad)
+        target = self.left_pad(seqs, pad)
+        with self.lock, torch.no_grad():
+            logits = token_logits(self.model, ids, self.attention(seqs), get_adapter(self.model.config)).float()
+            p = (logits.gather(-1, target[..., None]).squeeze(-1) - logits.logsumexp(dim=-1)).exp()  # [B, L]
+        width = ids.shape[1]
+        return [p[b, width - len(s):] for b, s in enumerate(seqs)]
+
+    def feedback(self, tasks: list[Task], programs: list[str], trace: bool) -> list[ProblemResult]:
+        """The feedback tests of each (task, program), concurrently in the sandbox pool when `tests` is set."""
+        if self.tests is None or len(tasks) == 1:
+            return [t.feedback(p, trace) for t, p in zip(tasks, programs)]
+        return list(self.tests.map(lambda t, p: t.feedback(p, trace), tasks, programs))
 
 
 def make_generator(device: torch.device, *parts) -> torch.Generator:
@@ -155,18 +232,20 @@ def generation_key(cfg: LoopConfig, temperature: float, sample: int = 0) -> tupl
     return (cfg.steps, cfg.gen_length, cfg.block_length, cfg.threshold, temperature, sample)
 
 
-def initial(engine: Engine, task: Task, cfg: LoopConfig, sample: int = 0,
-            temperature: float | None = None) -> tuple[Candidate, int]:
-    """Stage 1, cached per task: strategies with the same seed start from the same candidate (paired comparison).
-
-    A cached generation still costs its NFE in every strategy that uses it (honest per-strategy accounting).
+def initial(engine: Engine, tasks: list[Task], cfg: LoopConfig, samples: tuple[int, ...] = (0,),
+            temperature: float | None = None) -> list[list[tuple[Candidate, int]]]:
+    """Stage 1 per task and sample ([task][sample] -> (candidate, NFE)), cached per task: strategies with the same
+    seed start from the same candidate (paired comparison). The missing generations run as one batch; a cached
+    generation still costs its NFE in every strategy that uses it (honest per-strategy accounting).
     """
     temperature = cfg.temperature if temperature is None else temperature
-    key = generation_key(cfg, temperature, sample)
-    if key not in task.cache:
-        gen = make_generator(engine.device, task.seed, task.task_id, "generate", sample)
-        task.cache[key] = engine.generate(task, cfg, cfg.steps, temperature, gen)
-    return task.cache[key]
+    todo = [(t, k) for t in tasks for k in samples if generation_key(cfg, temperature, k) not in t.cache]
+    if todo:
+        gens = [make_generator(engine.device, t.seed, t.task_id, "generate", k) for t, k in todo]
+        made = engine.generate([t for t, _ in todo], cfg, cfg.steps, temperature, gens)
+        for (t, k), res in zip(todo, made):
+            t.cache[generation_key(cfg, temperature, k)] = res
+    return [[t.cache[generation_key(cfg, temperature, k)] for k in samples] for t in tasks]
 
 
 # ---- pure pieces ----
@@ -193,33 +272,52 @@ def select_positions(cand: Candidate, loc: Localization, cfg: LoopConfig,
         region = lines_to_positions(cand.offsets, cand.program, loc.lines, L, start=P).to(cand.sequence.device)
         if region.any():
             return select_in_region(cand.confidences, region[None], cfg.budget_k, cfg.selection, generator), loc.method
-    generated = torch.zeros_like(cand.sequence, dtype=torch.bool)
-    generated[:, P:] = True
     method = "global" if cfg.localization == "global" else "fallback"
-    return lowest_confidence(cand.confidences, cfg.budget_k, generated), method
+    return lowest_confidence(cand.confidences, cfg.budget_k, global_candidates(cand, cfg.global_scope)), method
+
+
+def global_candidates(cand: Candidate, scope: str) -> torch.Tensor:
+    """Bool [1, P + G]: the positions global / fallback selection may remask (see LoopConfig.global_scope)."""
+    if scope not in GLOBAL_SCOPES:
+        raise ValueError(f"unknown global scope {scope!r}; known: {GLOBAL_SCOPES}")
+    P, L = cand.prompt_len, cand.sequence.shape[1]
+    # "completion": the program's tokens plus the first EOS/EOT, so a premature end can still be repaired.
+    end = L if scope == "all" else min(L, P + len(cand.completion_ids) + 1)
+    within = torch.zeros_like(cand.sequence, dtype=torch.bool)
+    within[:, P:end] = True
+    return within
 
 
 # ---- the loop ----
-def repair(engine: Engine, task: Task, cand: Candidate, nfe: int, cfg: LoopConfig) -> Outcome:
-    """Stages 2-3 up to cfg.rounds times while the feedback tests fail; only feedback results drive decisions."""
+def repair(engine: Engine, tasks: list[Task], starts: list[tuple[Candidate, int]], cfg: LoopConfig) -> list[Outcome]:
+    """Stages 2-3 up to cfg.rounds times while the feedback tests fail, for a batch of tasks with their stage-1
+    (candidate, NFE); only feedback results drive decisions. Each round infills the still-failing rows as one batch."""
     trace = cfg.localization == "trace"
-    first = fb = task.feedback(cand.program, trace)
-    start, rounds = cand, []
+    cands, nfes = [c for c, _ in starts], [n for _, n in starts]
+    fbs = engine.feedback(tasks, [c.program for c in cands], trace)
+    first, rounds = list(fbs), [[] for _ in tasks]
     for r in range(cfg.rounds):
-        if fb.status == "pass":
+        active = [i for i, fb in enumerate(fbs) if fb.status != "pass"]
+        if not active:
             break
-        loc = (localize(fb.tests, cand.program, window=cfg.window, max_trace_lines=cfg.max_trace_lines)
-               if trace else Localization("fallback"))
-        gen = make_generator(engine.device, task.seed, task.task_id, "repair", r)
-        positions, method = select_positions(cand, loc, cfg, gen)
-        cand, used = engine.infill(cand, positions, cfg.repair_steps, cfg.repair_temperature, task.prompt, gen)
-        nfe += used
-        idx = (positions[0].nonzero().flatten() - cand.prompt_len).tolist()
-        lines = loc.lines if method in ("exception", "assertion") else []
-        rounds.append(RoundRecord(method, list(lines), idx, used))
-        fb = task.feedback(cand.program, trace)  # the next round's input; after the last, only recorded
-        rounds[-1].status = fb.status
-    return Outcome(start, cand, nfe, first, fb, rounds)
+        plans = []
+        for i in active:
+            loc = (localize(fbs[i].tests, cands[i].program, window=cfg.window, max_trace_lines=cfg.max_trace_lines)
+                   if trace else Localization("fallback"))
+            gen = make_generator(engine.device, tasks[i].seed, tasks[i].task_id, "repair", r)
+            plans.append((i, loc, gen, *select_positions(cands[i], loc, cfg, gen)))
+        made = engine.infill([cands[i] for i, *_ in plans], [pos for *_, pos, _ in plans], cfg.repair_steps,
+                             cfg.repair_temperature, [tasks[i].prompt for i, *_ in plans], [g for _, _, g, *_ in plans])
+        for (i, loc, _, positions, method), (cand, used) in zip(plans, made):
+            cands[i], nfes[i] = cand, nfes[i] + used
+            idx = (positions[0].nonzero().flatten() - cand.prompt_len).tolist()
+            lines = loc.lines if method in ("exception", "assertion") else []
+            rounds[i].append(RoundRecord(method, list(lines), idx, used))
+        # the next round's input; after the last round, only recorded
+        for i, fb in zip(active, engine.feedback([tasks[i] for i in active], [cands[i].program for i in active], trace)):
+            fbs[i] = fb
+            rounds[i][-1].status = fb.status
+    return [Outcome(s, c, n, f0, f1, rr) for (s, _), c, n, f0, f1, rr in zip(starts, cands, nfes, first, fbs, rounds)]
 
 
 # ---- binding a problem's tests ----

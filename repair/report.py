@@ -27,14 +27,23 @@ from pathlib import Path
 from rapidfuzz.distance import Levenshtein
 from scipy import stats
 
-MAIN = ("no-repair", "global-low-confidence", "best-of-2", "trace-guided")
+MAIN = ("no-repair", "global-low-confidence", "core-reimpl", "best-of-2", "trace-guided")
 ERROR_TYPES = ("syntax", "runtime", "assertion")
 LOC_METHODS = ("exception", "assertion", "fallback")
 REFERENCE = "trace-guided"
 # The paper's Table 1 (LLaDA-8B-Base), pass@1 in %, shown next to ours in the report header.
-PAPER = {"mbpp": {"no-repair": 19.84, "global-low-confidence": 19.84, "best-of-2": 9.52, "trace-guided": 31.22},
-         "humaneval": {"no-repair": 1.83, "global-low-confidence": 2.44, "best-of-2": 0.00, "trace-guided": 2.64}}
-PAPER_NFE = {"no-repair": 128, "global-low-confidence": 160, "best-of-2": 160, "trace-guided": 294}
+# Their CORE row is the original CORE; ours is core-reimpl (repair/core.py), a re-implementation from one sentence.
+PAPER = {"mbpp": {"no-repair": 19.84, "global-low-confidence": 19.84, "core-reimpl": 26.98, "best-of-2": 9.52,
+                  "trace-guided": 31.22},
+         "humaneval": {"no-repair": 1.83, "global-low-confidence": 2.44, "core-reimpl": 3.05, "best-of-2": 0.00,
+                       "trace-guided": 2.64}}
+PAPER_NFE = {"no-repair": 128, "global-low-confidence": 160, "core-reimpl": 136, "best-of-2": 160,
+             "trace-guided": 294}
+CORE_NOTE = ("core-reimpl is our re-implementation of CORE (code not public) from the seed's one-line description: "
+             "after stage 1, 4 perturbation passes (complementary random halves of the completion's tokens masked) "
+             "score each token's probability drop c_i - mean p_i; the K least robust tokens are remasked and infilled "
+             "with S = 8 steps, for every problem. Its NFE counts the scoring passes (N + 4 + 8); the paper's CORE "
+             "row is the original method (NFE 136). Details: repair/core.py.")
 _RUN_FILE = re.compile(r"^(?P<strategy>.+)\.seed(?P<seed>-?\d+)\.jsonl$")
 
 
@@ -60,13 +69,53 @@ def read_rows(path: str | Path) -> list[dict]:
     return rows
 
 
-def load_runs(out: str | Path) -> dict[tuple[str, int], list[dict]]:
-    runs = {}
-    for path in sorted((Path(out) / "runs").glob("*.jsonl")):
-        m = _RUN_FILE.match(path.name)
+def part_path(out: str | Path, strategy: str, seed: int, rank: int) -> Path:
+    """Where one rank of a (possibly data-parallel) run appends its rows; rank 0 merges them at the end."""
+    return Path(out) / "runs" / "parts" / f"{strategy}.seed{seed}.rank{rank}.jsonl"
+
+
+def _run_files(out: str | Path) -> dict[tuple[str, int], list[Path]]:
+    """(strategy, seed) -> its merged file first, then the rank parts not merged yet."""
+    files: dict[tuple[str, int], list[Path]] = defaultdict(list)
+    runs = Path(out) / "runs"
+    for path in sorted(runs.glob("*.jsonl")) + sorted(runs.glob("parts/*.jsonl")):
+        m = _RUN_FILE.match(re.sub(r"\.rank\d+\.jsonl$", ".jsonl", path.name))
         if m:
-            runs[(m["strategy"], int(m["seed"]))] = read_rows(path)
-    return runs
+            files[(m["strategy"], int(m["seed"]))].append(path)
+    return files
+
+
+def merged_rows(paths: list[Path]) -> list[dict]:
+    """Rows of several files of one (strategy, seed); a task present twice (a rerun racing a kill) keeps the first."""
+    rows, seen = [], set()
+    for path in paths:
+        for row in read_rows(path):
+            if row["task_id"] not in seen:
+                seen.add(row["task_id"])
+                rows.append(row)
+    return rows
+
+
+def load_runs(out: str | Path) -> dict[tuple[str, int], list[dict]]:
+    """Every (strategy, seed) -> its rows, merged over the run file and unmerged rank parts."""
+    return {key: merged_rows(paths) for key, paths in sorted(_run_files(out).items())}
+
+
+def merge_parts(out: str | Path, order: list[str]) -> None:
+    """Fold the rank parts into OUT/runs/<strategy>.seed<seed>.jsonl, rows in `order` (the problem list's order).
+
+    Written to a temporary file and renamed before the parts are removed: a crash at any point loses no row.
+    """
+    rank_of = {t: i for i, t in enumerate(order)}
+    for (strategy, seed), paths in _run_files(out).items():
+        rows = sorted(merged_rows(paths), key=lambda r: rank_of.get(r["task_id"], len(order)))
+        target = run_path(out, strategy, seed)
+        tmp = target.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        tmp.replace(target)
+        for path in paths:
+            if path != target:
+                path.unlink()
 
 
 # ---- statistics (pure) ----
@@ -298,7 +347,19 @@ def _header(config: dict, summary: dict) -> list[str]:
     ref = ", ".join(f"{s} {v:.2f}" for s, v in paper.items())
     lines += [f"Paper (LLaDA-8B-Base, {dataset}+, pass@1 %): {ref or 'n/a'}; trace-guided NFE 294.",
               f"This run (pass@1 %, mean over seeds): {ours}.", ""]
-    return lines
+    return lines + stage1_mode(config) + [""]
+
+
+def stage1_mode(config: dict) -> list[str]:
+    """How global selection was scoped, and how stage 1 ran: the paper's fixed N steps, or the threshold fast mode."""
+    scope = config.get("global_scope", "all (recorded before the option existed)")
+    lines = [f"Global low-confidence / fallback selection scope: {scope} ('completion' = the program's tokens and "
+             "its EOS; 'all' = every generated position incl. post-EOS padding, the paper's literal wording).", ""]
+    if config.get("threshold") is None:
+        return lines + [f"Stage 1: fixed N = {config.get('steps', '?')} denoising steps (the paper's setting; no-repair NFE = N)."]
+    return lines + [f"**FAST MODE** stage 1: Fast-dLLM confidence threshold {config['threshold']} (>= 1 token per step, "
+            f"adaptive NFE below N = {config.get('steps', '?')}): NFE and best-of-2's matched budget are NOT "
+            "comparable to the paper's NFE column."]
 
 
 def render(runs: dict, config: dict) -> tuple[str, dict]:
@@ -307,7 +368,11 @@ def render(runs: dict, config: dict) -> tuple[str, dict]:
     main = [s for s in MAIN if s in strategies]
     ablations = [s for s in strategies if s not in MAIN]
     md = _header(config, summary)
-    md += ["## Table 1: pass@1 on held-out tests and compute", ""] + table1(summary, config.get("dataset", "")) + [""]
+    fast = " (FAST MODE stage 1)" if config.get("threshold") is not None else ""
+    md += [f"## Table 1: pass@1 on held-out tests and compute{fast}", ""]
+    md += table1(summary, config.get("dataset", "")) + [""]
+    if "core-reimpl" in summary:
+        md += [CORE_NOTE, ""]
     md += ["## Table 2: ablations", ""] + table2(summary, ablations) + [""]
     md += ["## Table 3: repair success by error type of the initial failure",
            "", "Share of problems whose initial candidate failed the feedback tests with that error type and whose "

@@ -7,6 +7,8 @@ baselines keep their own definitions:
 - global-low-confidence: if T_fb fails, remask the K globally lowest-confidence tokens once and infill with S = 32;
 - trace-guided (ours): localize from the feedback tests' traces, remask <= K tokens of the region, infill with S
   steps, up to R rounds;
+- core-reimpl: our re-implementation of CORE from the seed's one-line description (repair/core.py says exactly what):
+  perturbation-scored instability, the K least robust tokens remasked, S = 8, for every problem;
 - best-of-2: two samples at N' = N * 80 / 128 steps (80 for the paper's N = 128), the higher T_fb pass rate wins;
 - ablations: random-in-region (random K inside the region), wide-window (+-5 lines), s8 / s16 (S = 8 / 16).
 """
@@ -16,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from repair.core import core_reimpl
 from repair.loop import Engine, LoopConfig, Outcome, Task, initial, repair
 
-StrategyFn = Callable[[Engine, Task, LoopConfig], Outcome]
+StrategyFn = Callable[[Engine, list[Task], LoopConfig], list[Outcome]]  # a batch of tasks -> one outcome each
 
 
 @dataclass(frozen=True)
@@ -28,26 +31,29 @@ class Strategy:
     ablation: bool = False
 
 
-def no_repair(engine: Engine, task: Task, cfg: LoopConfig) -> Outcome:
-    cand, nfe = initial(engine, task, cfg)
-    fb = task.feedback(cand.program, False)
-    return Outcome(cand, cand, nfe, fb, fb, [])
+def no_repair(engine: Engine, tasks: list[Task], cfg: LoopConfig) -> list[Outcome]:
+    starts = [row[0] for row in initial(engine, tasks, cfg)]
+    fbs = engine.feedback(tasks, [c.program for c, _ in starts], False)
+    return [Outcome(c, c, nfe, fb, fb, []) for (c, nfe), fb in zip(starts, fbs)]
 
 
-def generate_then_repair(engine: Engine, task: Task, cfg: LoopConfig) -> Outcome:
-    cand, nfe = initial(engine, task, cfg)
-    return repair(engine, task, cand, nfe, cfg)
+def generate_then_repair(engine: Engine, tasks: list[Task], cfg: LoopConfig) -> list[Outcome]:
+    return repair(engine, tasks, [row[0] for row in initial(engine, tasks, cfg)], cfg)
 
 
-def best_of(engine: Engine, task: Task, cfg: LoopConfig) -> Outcome:
+def best_of(engine: Engine, tasks: list[Task], cfg: LoopConfig) -> list[Outcome]:
     """`cfg.samples` independent generations; the highest feedback pass rate wins (ties: the earlier sample)."""
-    samples, nfe = [], 0
-    for k in range(cfg.samples):
-        cand, used = initial(engine, task, cfg, sample=k, temperature=cfg.sample_temperature)
-        nfe += used
-        samples.append((cand, task.feedback(cand.program, False)))
-    best = max(range(len(samples)), key=lambda k: (samples[k][1].passed / max(1, samples[k][1].total), -k))
-    return Outcome(samples[0][0], samples[best][0], nfe, samples[0][1], samples[best][1], [])
+    ks = tuple(range(cfg.samples))
+    per_task = initial(engine, tasks, cfg, samples=ks, temperature=cfg.sample_temperature)
+    flat = [(t, c) for t, row in zip(tasks, per_task) for c, _ in row]
+    fbs = iter(engine.feedback([t for t, _ in flat], [c.program for _, c in flat], False))
+    outcomes = []
+    for row in per_task:
+        samples = [(cand, next(fbs)) for cand, _ in row]
+        best = max(ks, key=lambda k: (samples[k][1].passed / max(1, samples[k][1].total), -k))
+        nfe = sum(used for _, used in row)
+        outcomes.append(Outcome(samples[0][0], samples[best][0], nfe, samples[0][1], samples[best][1], []))
+    return outcomes
 
 
 def matched_steps(cfg: LoopConfig, fraction: float) -> int:
@@ -62,12 +68,13 @@ STRATEGIES: dict[str, Strategy] = {
                                       lambda c: replace(c, localization="global", repair_steps=32, rounds=1)),
     "trace-guided": Strategy(generate_then_repair),
     "best-of-2": Strategy(best_of, lambda c: replace(c, samples=2, steps=matched_steps(c, 80 / 128))),
+    "core-reimpl": Strategy(core_reimpl, lambda c: replace(c, repair_steps=8, rounds=1)),
     "random-in-region": Strategy(generate_then_repair, lambda c: replace(c, selection="random"), ablation=True),
     "wide-window": Strategy(generate_then_repair, lambda c: replace(c, window=5), ablation=True),
     "s8": Strategy(generate_then_repair, lambda c: replace(c, repair_steps=8), ablation=True),
     "s16": Strategy(generate_then_repair, lambda c: replace(c, repair_steps=16), ablation=True),
 }
-MAIN = ["no-repair", "global-low-confidence", "best-of-2", "trace-guided"]
+MAIN = ["no-repair", "global-low-confidence", "core-reimpl", "best-of-2", "trace-guided"]
 ABLATIONS = [name for name, s in STRATEGIES.items() if s.ablation]
 
 
@@ -83,8 +90,9 @@ def parse_strategies(text: str) -> list[str]:
     return names
 
 
-def run_strategy(name: str, engine: Engine, task: Task, base: LoopConfig) -> Outcome:
+def run_strategy(name: str, engine: Engine, tasks: list[Task], base: LoopConfig) -> list[Outcome]:
+    """One strategy on a batch of tasks (one outcome per task, each as it would be alone up to float rounding)."""
     strategy = STRATEGIES[name]
-    return strategy.run(engine, task, strategy.configure(base))
+    return strategy.run(engine, tasks, strategy.configure(base))
 
 

@@ -198,3 +198,50 @@ def test_infill_at_temperature_zero_is_deterministic(tiny_model):
     positions[:, 9:13] = True
     a, b = (infill(tiny_model, seq, positions, steps=4).sequences for _ in range(2))
     assert torch.equal(a, b) and torch.equal(a[~positions], seq[~positions])
+
+
+def test_threshold_mode_commits_at_least_one_token_per_step(tiny_model):
+    """Fast-dLLM: with no probability above the threshold each step commits ONE token (not n // steps), whatever
+    `steps` says; the random tiny model's probabilities are ~1/V, so 0.999 is never reached."""
+    ids, att = _prompts(tiny_model, [7, 4], seed=11)
+    out = generate(tiny_model, ids, att, steps=4, gen_length=16, block_length=8, threshold=0.999,
+                   return_trajectory=True)
+    mask = tiny_model.config.mask_token_id
+    assert out.nfe == 16 and not (out.sequences == mask).any()
+    left = [(s == mask).sum(dim=1) for s in out.trajectory]
+    assert all(((a - b) == 1).all() for a, b in zip(left, left[1:]))
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.5])
+def test_cached_batched_generation_equals_per_row_cached_generation(tiny_model, temperature):
+    """Prompts of different lengths (left padding + attention mask through the prefix cache): each row of the batch
+    equals that prompt generated alone, also when sampling with one generator per row."""
+    lengths = [9, 4, 6]
+    ids, att = _prompts(tiny_model, lengths, seed=12)
+    setting = dict(steps=16, gen_length=16, block_length=8, use_cache=True, temperature=temperature)
+
+    def gens():
+        return [torch.Generator().manual_seed(100 + b) for b in range(len(lengths))]
+
+    batched = generate(tiny_model, ids, att, generator=gens(), **setting)
+    P = max(lengths)
+    for b, n in enumerate(lengths):
+        alone = generate(tiny_model, ids[b:b + 1, P - n:], generator=[gens()[b]], **setting)
+        assert torch.equal(batched.sequences[b, P - n:], alone.sequences[0]), b
+        torch.testing.assert_close(batched.confidences[b], alone.confidences[0], atol=1e-5, rtol=1e-4)
+        assert batched.row_nfe[b] == alone.nfe == 16
+
+
+def test_per_row_generators_make_rows_independent_of_the_batch(tiny_model):
+    """Random remasking and sampled infill with one generator per row: a row is the same alone or in a batch."""
+    ids, att = _prompts(tiny_model, [8, 5], seed=13)
+    seq = generate(tiny_model, ids, att, steps=8, gen_length=16, block_length=16).sequences
+    positions = torch.zeros_like(seq, dtype=torch.bool)
+    positions[:, 10:20] = True
+    att_full = torch.cat([att, torch.ones(2, 16, dtype=torch.long)], 1)
+    kw = dict(steps=5, temperature=0.7, remasking="random")
+    both = infill(tiny_model, seq, positions, attention_mask=att_full,
+                  generator=[torch.Generator().manual_seed(s) for s in (1, 2)], **kw)
+    lead = 3  # row 1's left padding
+    alone = infill(tiny_model, seq[1:, lead:], positions[1:, lead:], generator=[torch.Generator().manual_seed(2)], **kw)
+    assert torch.equal(both.sequences[1, lead:], alone.sequences[0]) and both.row_nfe[1] == alone.nfe

@@ -32,7 +32,7 @@ from repair.strategies import MAIN, STRATEGIES, parse_strategies, run_strategy
 REPO = Path(__file__).resolve().parents[2]
 LIMITS = Limits(timeout_per_test=2.0, timeout_per_problem=10.0, grace=0.5)
 CFG = LoopConfig(steps=8, gen_length=32, block_length=32, threshold=None, repair_steps=4, budget_k=64, rounds=1)
-MAIN_STRATEGIES = "no-repair,global-low-confidence,best-of-2,trace-guided"
+MAIN_STRATEGIES = ",".join(MAIN)
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +55,10 @@ class Spy:
         self.calls, self._infill = [], engine.infill
         engine.infill = self
 
-    def __call__(self, cand, positions, *args, **kw):
-        new, nfe = self._infill(cand, positions, *args, **kw)
-        self.calls.append((cand, positions.clone(), new))
-        return new, nfe
+    def __call__(self, cands, positions, *args, **kw):
+        made = self._infill(cands, positions, *args, **kw)
+        self.calls += [(c, p.clone(), new) for c, p, (new, _) in zip(cands, positions, made)]
+        return made
 
 
 def _problem(tests=None):
@@ -96,6 +96,42 @@ def test_registry_and_paper_settings():
     assert (cfg["s8"].repair_steps, cfg["s16"].repair_steps, cfg["random-in-region"].selection) == (8, 16, "random")
 
 
+def test_core_reimpl_scores_by_perturbation_counts_every_pass_and_is_in_table1(engine, pool, tmp_path):
+    """Issue 13.11: NFE = N + scoring passes + infill steps; the remasked tokens are the K largest drops
+    c_i - mean p_i of the completion's tokens (recomputed here from the same masks); Table 1 has the row."""
+    from repair.core import instability, perturbation_masks
+    from repair.loop import global_candidates, initial
+    from repair.report import render
+
+    cfg = replace(STRATEGIES["core-reimpl"].configure(CFG), budget_k=5)
+    assert (cfg.repair_steps, cfg.core_perturbations) == (8, 4)
+    task = make_task(engine, _problem(), split_tests(_problem()).feedback, 0, limits=LIMITS, pool=pool)
+    (out,) = STRATEGIES["core-reimpl"].run(engine, [task], cfg)
+    (rnd,) = out.rounds
+    assert rnd.method == "core" and len(rnd.positions) == 5
+    assert out.nfe == CFG.steps + 4 + min(8, 5) and rnd.nfe == 4 + min(8, 5)
+    cand = initial(engine, [task], cfg)[0][0][0]
+    within = global_candidates(cand, cfg.global_scope)[0]
+    passes = perturbation_masks([task], [within], cfg, engine)
+    assert all(not (a[0] & b[0]).any() and torch.equal(a[0] | b[0], within) for a, b in zip(passes[::2], passes[1::2]))
+    # by hand: one pass = one masked forward; probability of the original token at the hidden positions
+    seq, drop = cand.sequence, torch.zeros(within.shape)
+    for (m,) in passes:
+        with torch.no_grad():
+            logits = engine.model(input_ids=seq.masked_fill(m[None], engine.mask_id)).logits[0].float()
+        p = torch.softmax(logits, -1).gather(-1, seq[0][:, None]).squeeze(-1)
+        drop[m] += cand.confidences[0][m] - p[m]
+    (d,) = instability(engine, [seq[0]], [cand.confidences[0]], [within], passes)
+    torch.testing.assert_close(d[within], drop[within] / 2, atol=1e-5, rtol=1e-4)
+    assert sorted(rnd.positions) == sorted((d.topk(5).indices - cand.prompt_len).tolist())
+    row = {"task_id": "t", "passed": False, "nfe": out.nfe, "seconds": 0.0, "rounds": [asdict(rnd)],
+           "initial_tokens": [], "final_tokens": [1], "error_type": None}
+    text, _ = render({("core-reimpl", 0): [row]}, {"dataset": "mbpp", "steps": 8})
+    table1 = text.split("## Table 1")[1].split("##")[0]
+    assert f"| core-reimpl | 0.00 ± 0.00 | 1 | 1 | {out.nfe:.1f} |" in table1 and "| 26.98 | 136 |" in table1
+    assert "re-implementation" in table1
+
+
 def test_error_type_of_initial_failure():
     def res(*tests):
         return ProblemResult("t", "x", 0, len(tests), list(tests))
@@ -123,7 +159,7 @@ def test_trace_guided_remasks_only_localized_lines_and_keeps_the_rest(engine, po
     task, cand = _task_with(engine, problem, "    x = 1\n    return a + undefined_name\n", pool)
     spy = Spy(engine)
     try:
-        out = run_strategy("trace-guided", engine, task, CFG)
+        out = run_strategy("trace-guided", engine, [task], CFG)[0]
         (rnd,) = out.rounds
         assert (rnd.method, rnd.lines) == ("exception", [3, 4])  # NameError on line 4, +-1, clipped
         region = line_token_positions(cand.offsets, cand.program, set(rnd.lines))
@@ -135,7 +171,7 @@ def test_trace_guided_remasks_only_localized_lines_and_keeps_the_rest(engine, po
 
         # K smaller than the region: the K lowest-confidence tokens inside it (confidence rises with position)
         task, cand = _task_with(engine, problem, "    x = 1\n    return a + undefined_name\n", pool)
-        out = run_strategy("trace-guided", engine, task, replace(CFG, budget_k=3))
+        out = run_strategy("trace-guided", engine, [task], replace(CFG, budget_k=3))[0]
         assert out.rounds[0].positions == region[:3]
         _, positions, after = spy.calls[-1]
         assert torch.equal(cand.sequence[~positions], after.sequence[~positions])
@@ -146,10 +182,26 @@ def test_trace_guided_remasks_only_localized_lines_and_keeps_the_rest(engine, po
 def test_global_low_confidence_remasks_k_lowest_generated_tokens(engine, pool):
     conf = torch.rand(CFG.gen_length, generator=torch.Generator().manual_seed(3))
     task, cand = _task_with(engine, _problem(), "    return a +\n", pool, conf=conf)
-    out = run_strategy("global-low-confidence", engine, task, replace(CFG, budget_k=5))
+    out = run_strategy("global-low-confidence", engine, [task], replace(CFG, budget_k=5, global_scope="all"))[0]
     (rnd,) = out.rounds
     assert rnd.method == "global" and sorted(rnd.positions) == sorted(conf.argsort()[:5].tolist())
     assert rnd.nfe == 5  # min(S = 32, 5 masked tokens): the sampler skips steps with nothing to commit
+
+
+def test_global_scope_completion_never_selects_post_eos_padding(engine, pool):
+    """Issue 13.7: the padding after the first EOS has the lowest confidences here; `completion` (default) selects
+    only program tokens and the EOS, `all` (the paper's literal "entire output") takes the padding."""
+    completion = "    return a +\n"
+    n = len(engine.tokenizer(completion, add_special_tokens=False)["input_ids"])
+    conf = torch.linspace(0.95, 0.05, CFG.gen_length)  # falls with position: the padding is least confident
+    assert LoopConfig().global_scope == "completion"
+    picked = {}
+    for scope in ("completion", "all"):
+        task, _ = _task_with(engine, _problem(), completion, pool, conf=conf)
+        out = run_strategy("global-low-confidence", engine, [task], replace(CFG, budget_k=4, global_scope=scope))[0]
+        picked[scope] = sorted(out.rounds[0].positions)
+    assert picked["completion"] == list(range(n + 1 - 4, n + 1))  # the last program tokens and the EOS at index n
+    assert picked["all"] == list(range(CFG.gen_length - 4, CFG.gen_length))
 
 
 def test_decisions_use_feedback_tests_only(engine, pool, monkeypatch):
@@ -175,7 +227,7 @@ def test_decisions_use_feedback_tests_only(engine, pool, monkeypatch):
             problem = _problem(tests)
             task, _ = _task_with(engine, problem, completion, pool, cfg=cfg)
             seen.clear()
-            outs.append(run_strategy("trace-guided", engine, task, cfg))
+            outs.append(run_strategy("trace-guided", engine, [task], cfg)[0])
             assert seen and all(set(ix) <= set(fb) for ix in seen)  # only T_fb ran during the loop
             held.append(heldout_result(problem, split_tests(problem).heldout, outs[-1].final.program,
                                        limits=LIMITS, pool=pool))
@@ -194,13 +246,13 @@ def _kill_then_resume(args: list[str], out: Path, n_problems: int, strategies: l
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 600
     while proc.poll() is None and time.monotonic() < deadline:
-        if any(p.stat().st_size for p in (out / "runs").glob("*.jsonl")):
+        if any(p.stat().st_size for p in (out / "runs").glob("parts/*.jsonl")):  # rows stream to rank parts
             break
         time.sleep(0.1)
     assert proc.poll() is None, f"finished before it could be killed: {(out.parent / f'{out.name}.log').read_text()}"
     proc.kill()  # SIGKILL: no cleanup, as in a crash
     proc.wait()
-    partial = {p.name: len(p.read_text().splitlines()) for p in (out / "runs").glob("*.jsonl")}
+    partial = {p.name: len(p.read_text().splitlines()) for p in (out / "runs").glob("parts/*.jsonl")}
     assert sum(partial.values()) < n_problems * len(strategies)
     subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=900)
     for name in strategies:
@@ -234,3 +286,20 @@ def test_cli_tiny_mbpp_six_problems_killed_and_resumed(tiny_model_dir, tmp_path)
             "--steps", "16", "--repair-steps", "8", "--budget-k", "16", "--seeds", "0",
             "--strategies", MAIN_STRATEGIES, "--workers", "1"]
     _kill_then_resume(args, tmp_path / "out", 6, MAIN)
+
+
+def test_stage1_takes_exactly_n_steps_and_threshold_is_a_labelled_fast_mode(tiny_model_dir, tmp_path):
+    """Issue 13.1: the default stage 1 is the paper's fixed N steps (no-repair NFE exactly N); the threshold is opt-in
+    and the report says FAST MODE."""
+    from repair.evaluate import main
+
+    args = ["--model", str(tiny_model_dir), "--dataset", "mbpp", "--limit", "2", "--gen-length", "32",
+            "--steps", "16", "--seeds", "0", "--strategies", "no-repair", "--workers", "1"]
+    main(args + ["--out", str(tmp_path / "fixed")])
+    rows = [json.loads(x) for x in (tmp_path / "fixed" / "runs" / "no-repair.seed0.jsonl").read_text().splitlines()]
+    assert [r["nfe"] for r in rows] == [16, 16]
+    assert json.loads((tmp_path / "fixed" / "config.json").read_text())["threshold"] is None
+    report = (tmp_path / "fixed" / "report.md").read_text()
+    assert "fixed N = 16" in report and "FAST MODE" not in report and "selection scope: completion" in report
+    main(args + ["--threshold", "0.5", "--out", str(tmp_path / "fast")])
+    assert "FAST MODE" in (tmp_path / "fast" / "report.md").read_text()
