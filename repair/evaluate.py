@@ -44,6 +44,7 @@ from repair.strategies import parse_strategies, run_strategy
 
 # Settings that change results: a rerun into the same --out must agree on them (strategies, seeds, limit may grow).
 RESULT_KEYS = ("model", "dataset", "problems", "gen_length", "block_length", "steps", "temperature", "threshold",
+               "prefix_cache",
                "repair_steps", "budget_k", "window", "max_trace_lines", "rounds", "repair_temperature",
                "sample_temperature", "global_scope", "feedback_fraction", "split_seed", "timeout_per_test", "timeout_per_problem")
 
@@ -66,6 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float, default=None,
                    help="FAST MODE (off by default): Fast-dLLM confidence-threshold commits in stage 1, >= 1 token per "
                         "step, adaptive NFE below --steps (not the paper's NFE accounting; labelled in the report)")
+    p.add_argument("--prefix-cache", action="store_true",
+                   help="FAST MODE (off by default): Fast-dLLM prefix KV cache in stage 1 (approximate outputs)")
     p.add_argument("--repair-steps", type=int, default=64, help="S")
     p.add_argument("--budget-k", type=int, default=64, help="K, most tokens remasked per round")
     p.add_argument("--window", type=int, default=1, help="w, +-lines around an exception frame")
@@ -93,7 +96,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def loop_config(args: argparse.Namespace) -> LoopConfig:
     return LoopConfig(steps=args.steps, gen_length=args.gen_length, block_length=args.block_length,
-                      temperature=args.temperature, threshold=args.threshold,
+                      temperature=args.temperature, threshold=args.threshold, prefix_cache=args.prefix_cache,
                       repair_steps=args.repair_steps, budget_k=args.budget_k, window=args.window,
                       max_trace_lines=args.max_trace_lines, rounds=args.rounds,
                       repair_temperature=args.repair_temperature, sample_temperature=args.sample_temperature,

@@ -43,6 +43,7 @@ class LoopConfig:
     # None: stage 1 takes exactly `steps` steps (the paper's NFE). A float is Fast-dLLM's threshold commit, a fast mode
     # with adaptive NFE (>= 1 token per step) that the report labels as such.
     threshold: float | None = None
+    prefix_cache: bool = False  # Fast-dLLM's prefix KV cache in stage 1 (a fast mode: approximate, labelled)
     repair_steps: int = 64  # S
     budget_k: int = 64  # K
     window: int = 1  # w, +-lines around an exception frame
@@ -177,7 +178,8 @@ class Engine:
         with self.lock:
             out = generate(self.model, self.left_pad(prompts, pad), self.attention(prompts), steps=steps,
                            gen_length=cfg.gen_length, block_length=block, temperature=temperature,
-                           mask_id=self.mask_id, generator=list(generators), threshold=cfg.threshold)
+                           mask_id=self.mask_id, generator=list(generators), threshold=cfg.threshold,
+                           use_cache=cfg.prefix_cache)
         width, rows = max(len(p) for p in prompts), []
         for b, (task, prompt) in enumerate(zip(tasks, prompts)):
             P = len(prompt)
@@ -229,7 +231,7 @@ def make_generator(device: torch.device, *parts) -> torch.Generator:
 
 
 def generation_key(cfg: LoopConfig, temperature: float, sample: int = 0) -> tuple:
-    return (cfg.steps, cfg.gen_length, cfg.block_length, cfg.threshold, temperature, sample)
+    return (cfg.steps, cfg.gen_length, cfg.block_length, cfg.threshold, cfg.prefix_cache, temperature, sample)
 
 
 def initial(engine: Engine, tasks: list[Task], cfg: LoopConfig, samples: tuple[int, ...] = (0,),
