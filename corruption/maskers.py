@@ -94,9 +94,11 @@ def weighted_exact(code: Tensor, weights: Tensor, n: Tensor, generator: torch.Ge
     Exponential keys E / w, E ~ Exp(1) (= -log(u) / w): the n smallest are a draw without replacement with
     probabilities proportional to w (equivalent to Gumbel-top-k on log w). Zero-weight tokens get keys past every
     weighted one, so they are drawn uniformly only when fewer than n tokens carry weight (the fallback).
-    exponential_ rather than -log(rand): same law, and torch.log was ~500x slower on small CPU tensors here."""
-    e = torch.empty(code.shape).exponential_(generator=generator)  # [B, L] iid Exp(1)
-    keys = torch.where(weights > 0, e / weights.clamp_min(1e-12), _FALLBACK + e)
+    exponential_ rather than -log(rand): same law, and torch.log was ~500x slower on small CPU tensors here.
+    Keys are float64: in float32, _FALLBACK + e keeps e only to 1/16, so tied fallback keys went to the lowest
+    position and the fallback was not uniform."""
+    e = torch.empty(code.shape).exponential_(generator=generator).double()  # [B, L] iid Exp(1)
+    keys = torch.where(weights > 0, e / weights.double().clamp_min(1e-12), _FALLBACK + e)
     return smallest_k(keys, code, n)
 
 

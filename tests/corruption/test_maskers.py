@@ -124,3 +124,43 @@ def test_regions_reasoning_uniform_code_ast(tiny_tokenizer, prep):
     assert not mb.is_masked[0, : row["prompt_len"]].any()
     assert torch.allclose(mb.p_mask[b["regions"] == 2], torch.tensor(0.4))
     assert torch.allclose(mb.p_mask[code], torch.tensor(math.floor(0.4 * code.sum()) / code.sum().item()))
+
+
+def _inclusion(weights: list[float], n: int) -> list[float]:
+    """Exact inclusion probabilities of n successive draws without replacement, each proportional to weight; zero
+    weights only once no weighted token is left, then uniformly (Algorithm 1 with its fallback)."""
+    import itertools
+
+    incl = [0.0] * len(weights)
+    for order in itertools.permutations(range(len(weights)), n):
+        prob, left = 1.0, set(range(len(weights)))
+        for i in order:
+            pool = [j for j in left if weights[j] > 0] or sorted(left)
+            if i not in pool:
+                prob = 0.0
+                break
+            total = sum(weights[j] for j in pool)
+            prob *= weights[i] / total if total > 0 else 1.0 / len(pool)
+            left.remove(i)
+        for i in order:
+            incl[i] += prob
+    return incl
+
+
+@pytest.mark.parametrize("weights,n", [
+    ([0.15, 0.42, 0.58, 0.60, 0.15], 2),  # the tier weights: skeleton, data, conditional, control, default
+    ([0.15, 0.42, 0.58, 0.60, 0.15], 4),
+    ([0.0, 0.0, 0.42, 0.60], 3),  # fewer weighted tokens than N: both in, then one zero-weight token uniformly
+])
+def test_weighted_draw_inclusion_frequencies_match_the_analytic_ones(weights, n):
+    from corruption.maskers import weighted_exact
+
+    draws = 40_000  # one batched call; 4 standard errors at p = 0.5 is 0.01
+    L = len(weights)
+    code = torch.ones(draws, L, dtype=torch.bool)
+    w = torch.tensor(weights).expand(draws, L)
+    chosen = weighted_exact(code, w, torch.full((draws,), n), torch.Generator().manual_seed(0))
+    assert (chosen.sum(1) == n).all()
+    expected = torch.tensor(_inclusion(weights, n))
+    assert math.isclose(expected.sum().item(), n, rel_tol=1e-9)
+    torch.testing.assert_close(chosen.float().mean(0), expected.float(), atol=0.012, rtol=0)

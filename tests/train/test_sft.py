@@ -47,9 +47,12 @@ def test_bad_config_key_fails_fast():
     assert time.time() - t0 < 60
 
 
-def test_one_rank_step_loss_matches_hand_computation(tiny_model_dir, tmp_path):
-    """The logged loss of step 1 equals CE/p/answer_len computed by hand from the same masks and weights."""
-    from corruption.maskers import MASKERS
+@pytest.mark.parametrize("masker", ["uniform", "ast", "ast-span"])
+def test_one_rank_step_loss_matches_hand_computation(tiny_model_dir, tmp_path, masker):
+    """The logged loss of step 1 equals sum CE/p/answer_len computed by hand from the same masks and weights: the
+    AST maskers (TreeDiff Alg. 1 and 2, with the stored tier weights, regions and node spans) run through the real
+    trainer and loss too."""
+    from corruption.maskers import CODE, MASKERS, pad_spans
     from corruption.schedules import sample_p_mask
     from inference.adapters import get_adapter
     from train import sft
@@ -57,7 +60,7 @@ def test_one_rank_step_loss_matches_hand_computation(tiny_model_dir, tmp_path):
     cfg = load_config(sft.Config, ["--config", str(REPO / "configs/sft/tiny.yaml"), f"model={tiny_model_dir}",
                                    f"output_dir={tmp_path}", "max_steps=1", "optim.lr=0", "lora.dropout=0",
                                    "grad_accum=1", "micro_batch_size=2", "data.max_examples=8", "use_wandb=false",
-                                   "masker=uniform", "max_length=128"])
+                                   f"masker={masker}", "max_length=128"])
     sft.main(cfg)
     logged = read_metrics(tmp_path)[0]["loss"]
 
@@ -68,19 +71,26 @@ def test_one_rank_step_loss_matches_hand_computation(tiny_model_dir, tmp_path):
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     rows, _ = load_sft_rows(cfg.data, tok, cfg.max_length, False, {}, tmp_path / "data_cache")
-    batch = collate([rows[i] for i in SampleOrder(len(rows), 0).micro_batch(0, 0, 0, 1, 2)], tok.pad_token_id)
+    picked = [rows[i] for i in SampleOrder(len(rows), 0).micro_batch(0, 0, 0, 1, 2)]
+    batch = collate(picked, tok.pad_token_id)
     model = AutoModel.from_pretrained(tiny_model_dir).eval()
     gen = torch.Generator().manual_seed(hash((0, 0, 0, 0)) % 2**62)
     p = sample_p_mask("linear", 2, 0, 1, generator=gen)
-    mb = MASKERS["uniform"](batch["input_ids"], batch["maskable"], p, get_adapter(model.config).mask_token_id,
-                            generator=gen, weights=batch["weights"])
+    mb = MASKERS[masker](batch["input_ids"], batch["maskable"], p, get_adapter(model.config).mask_token_id,
+                         generator=gen, weights=batch["weights"], span_ids=batch.get("span_ids"),
+                         regions=batch.get("regions"), spans=pad_spans([r["spans"] for r in picked]))
+    if masker != "uniform":  # the AST path ran: exactly N code tokens masked, their p is the actual rate N / L_code
+        code = batch["maskable"] & (batch["regions"] == CODE)
+        n = torch.floor(p * code.sum(1)).long()
+        assert code.any() and torch.equal((mb.is_masked & code).sum(1), n)
+        assert torch.allclose(mb.p_mask[0][code[0]], n[0] / code[0].sum())
     with torch.no_grad():
         logits = model(mb.noisy_ids, attention_mask=batch["attention_mask"]).logits
     expected = 0.0
     for i in range(2):
         m = mb.is_masked[i]
-        ce = torch.nn.functional.cross_entropy(logits[i][m], batch["input_ids"][i][m], reduction="sum")
-        expected += (ce / p[i] / batch["maskable"][i].sum()).item() / 2
+        ce = torch.nn.functional.cross_entropy(logits[i][m], batch["input_ids"][i][m], reduction="none")
+        expected += ((ce / mb.p_mask[i][m]).sum() / batch["maskable"][i].sum()).item() / 2
     assert abs(logged - expected) < 1e-4 * max(1.0, expected)
 
 
