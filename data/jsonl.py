@@ -55,7 +55,7 @@ def row_problem(text: str, required: tuple = ()) -> tuple[dict | None, str | Non
         return None, f"expected a JSON object per line, got {type(row).__name__}"
     for spec in required:
         names = _fields(spec)
-        if not any(row.get(n) is not None for n in names):
+        if not any(n in row for n in names):
             return None, f"missing field {' or '.join(repr(n) for n in names)}"
     return row, None
 

@@ -9,14 +9,15 @@ Expected outputs (running canonical solutions) are an execution concern: repair.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 import os
 import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from data.jsonl import read_jsonl
+from data.usage import UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -79,10 +80,19 @@ def problem_from_row(row: dict, dataset: str | None = None) -> Problem:
                    n_base=len(base))
 
 
-def _read_jsonl(path: str) -> list[dict]:
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt") as f:
-        return [json.loads(line) for line in f if line.strip()]
+PROBLEM_FIELDS = ("task_id", ("tests", "test_cases", "base_input", "plus_input"))  # what a problem row needs
+
+
+def _read_problems(path: str) -> list[Problem]:
+    """Problems of a jsonl(.gz) file; a bad row (or a repeated task_id) is a UsageError naming FILE:LINE."""
+    f = read_jsonl(path, "problems file", required=PROBLEM_FIELDS)
+    first_line: dict[str, int] = {}
+    for row, line in zip(f.rows, f.lines):
+        if row["task_id"] in first_line:
+            raise UsageError(f"{path}:{line}: task_id {row['task_id']!r} repeats line {first_line[row['task_id']]} "
+                             "in the problems file; task ids must be unique")
+        first_line[row["task_id"]] = line
+    return [problem_from_row(row) for row in f.rows]
 
 
 def load_problems(dataset: str | None = None, path: str | None = None) -> list[Problem]:
@@ -90,7 +100,7 @@ def load_problems(dataset: str | None = None, path: str | None = None) -> list[P
     if (dataset is None) == (path is None):
         raise ValueError("give exactly one of dataset= or path=")
     if path is not None:
-        return [problem_from_row(row) for row in _read_jsonl(path)]
+        return _read_problems(path)
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {sorted(DATASETS)}")
     use_offline_data()

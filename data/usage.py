@@ -30,8 +30,10 @@ DEBUG_FLAG = "--debug"
 RANK_GRACE_SECONDS = 30.0  # how long a non-zero rank waits for rank 0 to report the same mistake
 
 
-class UsageError(Exception):
-    """Bad input from the user (option, path, config key, data row). `label` starts the printed line."""
+class UsageError(ValueError):
+    """Bad input from the user (option, path, config key, data row). `label` starts the printed line.
+
+    A ValueError, as the checks it replaces raised, so library callers catching those keep working."""
 
     label = "error"
 
@@ -78,3 +80,23 @@ def run_cli(main: Callable[[], T]) -> T:
             raise
         report(e)
         sys.exit(EXIT_USAGE)
+
+
+def check_options(args, positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = ()) -> None:
+    """argparse options that must be >= 1 / >= 0 (unset, None, is fine); the message spells them as typed."""
+    for names, low in ((positive, 1), (non_negative, 0)):
+        for name in names:
+            value = getattr(args, name)
+            if value is not None and value < low:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
+
+
+def number_list(text: str, option: str, kind: type = int) -> list:
+    """A comma-separated option ("0,1,2"), refused with its rule when an item is not a number or it is empty."""
+    try:
+        values = [kind(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"{option} takes comma-separated {kind.__name__}s, got {text!r}") from None
+    if not values:
+        raise UsageError(f"{option} is empty; give at least one {kind.__name__}")
+    return values

@@ -37,6 +37,22 @@ class TinySizes:
     corpus_chars: int = 3_000_000
 
 
+def check_tiny_args(out: str | Path, sizes: TinySizes) -> None:
+    """Refuse sizes the architecture cannot take before the tokenizer is trained (the slow part)."""
+    from data.usage import UsageError
+
+    bad = {k: v for k, v in vars(sizes).items() if v < 1}
+    if bad:
+        raise UsageError(f"tiny model sizes must be >= 1, got {bad}")
+    if sizes.d_model % sizes.n_heads or (sizes.d_model // sizes.n_heads) % 2:
+        raise UsageError(f"--d-model {sizes.d_model} must be n_heads ({sizes.n_heads}) x an even head size (RoPE)")
+    if sizes.vocab_size < 256 + len(SPECIAL_TOKENS):
+        raise UsageError(f"--vocab-size {sizes.vocab_size} is below the 256 bytes + {len(SPECIAL_TOKENS)} special "
+                         "tokens of the byte-level tokenizer")
+    if Path(out).is_file():
+        raise UsageError(f"--out {out} is a file; give a directory to write the model into")
+
+
 def train_tokenizer(vocab_size: int, corpus_chars: int, root: str | Path | None = None) -> PreTrainedTokenizerFast:
     """Byte-level BPE on local Python source (deterministic: files sorted, fixed char budget)."""
     texts, total = [], 0
@@ -94,6 +110,7 @@ def tiny_config(tokenizer: PreTrainedTokenizerFast, sizes: TinySizes) -> LLaDACo
 def build_tiny(out: str | Path, seed: int = 0, sizes: TinySizes | None = None) -> Path:
     """Write tokenizer + random-weight model (safetensors) to `out`; loadable with Auto*.from_pretrained(out)."""
     sizes = sizes or TinySizes()
+    check_tiny_args(out, sizes)
     out = Path(out)
     tokenizer = train_tokenizer(sizes.vocab_size, sizes.corpus_chars)
     torch.manual_seed(seed)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from data.usage import UsageError, check_options, run_cli
 from repair.pairs import make_pair, parse_error, read_pairs
 
 _BRACKETS = "()[]{}"
@@ -92,8 +93,11 @@ def load_programs(source: str) -> list[str]:
 
         programs = [e.prompt + e.completion for e in build_local_corpus(max_examples=2000, max_chars=1500)]
     else:
-        programs = [r.get("code") or r.get("fixed") for r in read_pairs(source)]
-    return [p for p in programs if p and parse_error(p) is None]
+        programs = [r.get("code") or r.get("fixed") for r in read_pairs(source, (("code", "fixed"),), "input file")]
+    programs = [p for p in programs if p and parse_error(p) is None]
+    if not programs:
+        raise UsageError(f"no program in {source} parses; --input needs real code (a `code` or `fixed` field per row)")
+    return programs
 
 
 def corrupt(programs: list[str], num_samples: int, seed: int) -> list:
@@ -119,6 +123,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--num-samples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    check_options(args, positive=("num_samples",))
     pairs = corrupt(load_programs(args.input), args.num_samples, args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -128,4 +133,4 @@ def main(argv: list[str] | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

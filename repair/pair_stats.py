@@ -13,7 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-from repair.pairs import pair_statistics, read_pairs
+from data.usage import run_cli
+from repair.pairs import PAIR_FIELDS, pair_statistics, read_pairs
 
 COLUMNS = [("pairs", "{:d}"), ("diversity_ngram_jaccard", "{:.3f}"), ("complexity_edit_distance", "{:.2f}"),
            ("localization_edit_gap", "{:.2f}"), ("broken_parses", "{:.2f}")]
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--figure", default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    pairs = {f: read_pairs(f) for f in args.files}
+    pairs = {f: read_pairs(f, required=PAIR_FIELDS) for f in args.files}
     stats = {f: pair_statistics(p) for f, p in pairs.items()}
     print(table(stats))
     if args.figure:
@@ -64,4 +65,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from data.tokenize import line_token_positions
+from data.usage import UsageError, check_options, number_list, run_cli
 from repair.pairs import parse_error, read_pairs, token_edit_distance
 
 MAX_EDIT = 4
@@ -86,6 +87,14 @@ def pooled(rows: list[dict], levels: list[float]) -> dict:
     }
 
 
+def noise_levels(args) -> list[float]:
+    check_options(args, positive=("steps", "limit"), non_negative=("window",))
+    levels = number_list(args.noise_levels, "--noise-levels", float)
+    if not all(0 < t <= 1 for t in levels):
+        raise UsageError(f"--noise-levels are fractions of the tokens, each in (0, 1]; got {args.noise_levels}")
+    return levels
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True)
@@ -101,10 +110,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     from inference.loading import load_model
 
+    levels = noise_levels(args)
+    inputs = read_pairs(args.input, ("broken",), "input file")[: args.limit]  # bad input stops before the model loads
     loaded = load_model(args.model, device=args.device)
-    levels = [float(x) for x in args.noise_levels.split(",")]
     rows = []
-    for row in tqdm(read_pairs(args.input)[: args.limit], desc="resume-repair"):
+    for row in tqdm(inputs, desc="resume-repair"):
         candidates = repair_one(loaded, row["broken"], levels, args)
         ok = [success(row["broken"], c, row.get("tests")) for c in candidates]
         vote = Counter(candidates).most_common(1)[0][0]
@@ -123,4 +133,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

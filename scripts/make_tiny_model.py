@@ -7,6 +7,7 @@ model, saved so that AutoModel / AutoTokenizer.from_pretrained(out) load them wi
 import argparse
 import dataclasses
 
+from data.usage import run_cli
 from inference.tiny import TinySizes, build_tiny
 
 
@@ -24,4 +25,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -19,7 +19,7 @@ from data.usage import UsageError, run_cli
 T = TypeVar("T")
 
 
-class ConfigError(UsageError, ValueError):
+class ConfigError(UsageError):
     """A config file or override that does not fit the config dataclass (a UsageError: one line, exit status 2)."""
 
     label = "config error"
