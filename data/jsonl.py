@@ -48,9 +48,9 @@ def _fields(spec: str | tuple[str, ...]) -> tuple[str, ...]:
 def row_problem(text: str, required: tuple = ()) -> tuple[dict | None, str | None]:
     """(the row, None) or (None, what is wrong with this line)."""
     try:
-        row = json.loads(text)
+        row = json.loads(text.strip())
     except json.JSONDecodeError as e:
-        return None, f"not valid JSON ({e.msg} at column {e.colno})"
+        return None, f"not valid JSON ({e.msg}, column {e.colno})"
     if not isinstance(row, dict):
         return None, f"expected a JSON object per line, got {type(row).__name__}"
     for spec in required:

@@ -15,6 +15,7 @@ import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.error import URLError
 
 from data.jsonl import read_jsonl
 from data.usage import UsageError
@@ -106,7 +107,12 @@ def load_problems(dataset: str | None = None, path: str | None = None) -> list[P
     use_offline_data()
     import evalplus.data
 
-    rows = getattr(evalplus.data, DATASETS[dataset][2])()  # already deserialised by evalplus
+    try:
+        rows = getattr(evalplus.data, DATASETS[dataset][2])()  # already deserialised by evalplus
+    except URLError as e:  # not cached, no override, no network: evalplus's download failed
+        var, filename = DATASETS[dataset][:2]
+        raise UsageError(f"--dataset {dataset}: evalplus could not download it ({e.reason}); the machine seems "
+                         f"offline: set {var} to a local {filename} or put it in {SHARED_DATA}") from None
     return [problem_from_row(dict(row, _deserialised=True), dataset) for row in rows.values()]
 
 

@@ -27,7 +27,7 @@ T = TypeVar("T")
 EXIT_USAGE = 2  # argparse's status for a bad command line; ours for every other bad input
 DEBUG_ENV = "DIFFUCODE_DEBUG"
 DEBUG_FLAG = "--debug"
-RANK_GRACE_SECONDS = 30.0  # how long a non-zero rank waits for rank 0 to report the same mistake
+RANK_GRACE_SECONDS = 120.0  # how long a non-zero rank waits for rank 0 to report the same mistake (slow imports)
 
 
 class UsageError(ValueError):

@@ -62,8 +62,9 @@ class Config(RunSettings):
 
 def validate(cfg: Config) -> None:
     n = cfg.prompts_per_rank * cfg.num_generations
-    if n % cfg.micro_batch_size:
-        raise ConfigError(f"prompts_per_rank * num_generations ({n}) must be a multiple of micro_batch_size")
+    if cfg.micro_batch_size < 1 or n % cfg.micro_batch_size:
+        raise ConfigError(f"prompts_per_rank * num_generations ({n}) must be a multiple of micro_batch_size "
+                          f"({cfg.micro_batch_size})")
     if cfg.advantage not in ADVANTAGES:
         raise ConfigError(f"advantage must be one of {sorted(ADVANTAGES)}")
     if cfg.beta > 0 and not cfg.lora.enabled:

@@ -81,6 +81,9 @@ def use_bf16(setting: str) -> bool:
 
 def check_engine_settings(s: EngineSettings) -> None:
     """Refuse, before any rank starts work, what the engine could not load: model, initial adapter, config files."""
+    for key in ("micro_batch_size", "grad_accum"):
+        if getattr(s, key) < 1:
+            raise ConfigError(f"{key} must be >= 1, got {getattr(s, key)}")
     check_model_source(s.model, "model")
     if s.init_adapter and not (Path(s.init_adapter) / ADAPTER_CONFIG).is_file():
         raise ConfigError(f"init_adapter {s.init_adapter} is not a peft adapter directory (no {ADAPTER_CONFIG}); "
