@@ -10,14 +10,16 @@ Expected outputs (running canonical solutions) are an execution concern: repair.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 import os
 import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.error import URLError
+
+from data.jsonl import read_jsonl
+from data.usage import UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -80,10 +82,19 @@ def problem_from_row(row: dict, dataset: str | None = None) -> Problem:
                    n_base=len(base))
 
 
-def _read_jsonl(path: str) -> list[dict]:
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt") as f:
-        return [json.loads(line) for line in f if line.strip()]
+PROBLEM_FIELDS = ("task_id", ("tests", "test_cases", "base_input", "plus_input"))  # what a problem row needs
+
+
+def _read_problems(path: str) -> list[Problem]:
+    """Problems of a jsonl(.gz) file; a bad row (or a repeated task_id) is a UsageError naming FILE:LINE."""
+    f = read_jsonl(path, "problems file", required=PROBLEM_FIELDS)
+    first_line: dict[str, int] = {}
+    for row, line in zip(f.rows, f.lines):
+        if row["task_id"] in first_line:
+            raise UsageError(f"{path}:{line}: task_id {row['task_id']!r} repeats line {first_line[row['task_id']]} "
+                             "in the problems file; task ids must be unique")
+        first_line[row["task_id"]] = line
+    return [problem_from_row(row) for row in f.rows]
 
 
 def load_problems(dataset: str | None = None, path: str | None = None) -> list[Problem]:
@@ -91,13 +102,18 @@ def load_problems(dataset: str | None = None, path: str | None = None) -> list[P
     if (dataset is None) == (path is None):
         raise ValueError("give exactly one of dataset= or path=")
     if path is not None:
-        return require_tests([problem_from_row(row) for row in _read_jsonl(path)])
+        return require_tests(_read_problems(path))
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {sorted(DATASETS)}")
     use_offline_data()
     import evalplus.data
 
-    rows = getattr(evalplus.data, DATASETS[dataset][2])()  # already deserialised by evalplus
+    try:
+        rows = getattr(evalplus.data, DATASETS[dataset][2])()  # already deserialised by evalplus
+    except URLError as e:  # not cached, no override, no network: evalplus's download failed
+        var, filename = DATASETS[dataset][:2]
+        raise UsageError(f"--dataset {dataset}: evalplus could not download it ({e.reason}); the machine seems "
+                         f"offline: set {var} to a local {filename} or put it in {SHARED_DATA}") from None
     return require_tests([problem_from_row(dict(row, _deserialised=True), dataset) for row in rows.values()])
 
 
@@ -111,7 +127,7 @@ def require_tests(problems: list[Problem]) -> list[Problem]:
     empty = [p.task_id for p in problems if n_tests(p) == 0]
     if empty:
         shown = ", ".join(empty[:20]) + (f" and {len(empty) - 20} more" if len(empty) > 20 else "")
-        raise ValueError(f"{len(empty)} problem(s) have no tests, so no held-out test could judge them "
+        raise UsageError(f"{len(empty)} problem(s) have no tests, so no held-out test could judge them "
                          f"(an empty held-out split would count as passed): {shown}")
     return problems
 

@@ -7,12 +7,16 @@ completion <- "output"). Bad rows (missing field, empty completion, over-long) a
 
 from __future__ import annotations
 
+import re
+import string
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.examples import REGION_LAYOUTS, Example
+from data.jsonl import read_jsonl
 from data.local_corpus import build_local_corpus
+from data.usage import UsageError
 
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 
@@ -49,11 +53,19 @@ def _rows(cfg: SourceConfig):
     import datasets  # imported lazily: the embedded corpus needs no datasets machinery
 
     path = Path(cfg.name)
+    if path.suffix == ".jsonl":  # read here, so a malformed line is skipped and reported as FILE:LINE
+        return read_jsonl(path, "training data file", on_bad="skip")
     if path.suffix in LOCAL_FORMATS:
         if not path.is_file():
-            raise FileNotFoundError(f"dataset file not found: {cfg.name}")
+            raise UsageError(f"training data file not found: {cfg.name} (data.name)")
         return datasets.load_dataset(LOCAL_FORMATS[path.suffix], data_files=str(path), split="train")
-    return datasets.load_dataset(cfg.name, cfg.subset, split=cfg.split)
+    if path.is_file():
+        raise UsageError(f"data.name {cfg.name}: unknown file type; use one of {', '.join(LOCAL_FORMATS)}")
+    try:
+        return datasets.load_dataset(cfg.name, cfg.subset, split=cfg.split)
+    except (datasets.exceptions.DatasetNotFoundError, ConnectionError) as e:
+        raise UsageError(f"data.name {cfg.name}: not a local file and not a loadable Hub dataset "
+                         f"({str(e).splitlines()[0]}); give a .jsonl/.parquet/.csv path, 'embedded' or a Hub name") from None
 
 
 def _prompt(cfg: SourceConfig, row: dict) -> str | None:
@@ -61,8 +73,8 @@ def _prompt(cfg: SourceConfig, row: dict) -> str | None:
         return row.get(cfg.prompt_column)
     try:
         return cfg.prompt_template.format(**row)
-    except KeyError as e:
-        raise KeyError(f"prompt_template names column {e} that the dataset does not have") from None
+    except KeyError:  # this row lacks a column others have (checked against the columns in load_examples)
+        return None
 
 
 def load_examples(cfg: SourceConfig) -> tuple[list[Example], LoadStats]:
@@ -75,11 +87,14 @@ def load_examples(cfg: SourceConfig) -> tuple[list[Example], LoadStats]:
     if cfg.name == "minicode":
         return _minicode_examples(cfg), LoadStats(kept=cfg.max_examples or MINICODE_DEFAULT_ROWS)
     rows = _rows(cfg)
-    needed = [cfg.completion_column] + ([] if cfg.prompt_template else [cfg.prompt_column])
+    template_columns = [re.split(r"[.\[]", f)[0] for _, f, _, _ in string.Formatter().parse(cfg.prompt_template) if f]
+    needed = [cfg.completion_column] + (template_columns if cfg.prompt_template else [cfg.prompt_column])
     missing = [c for c in needed if c not in rows.column_names]
     if missing:
-        raise KeyError(f"dataset {cfg.name} has no column(s) {missing}; columns are {rows.column_names} "
-                       "(set prompt_column / completion_column)")
+        raise UsageError(f"dataset {cfg.name} has no column(s) {missing}; columns are {rows.column_names} "
+                         "(set data.prompt_column / data.completion_column)")
+    if getattr(rows, "bad", None):  # a jsonl file's malformed lines (skipped with a note by read_jsonl)
+        stats.skipped["malformed_row"] = len(rows.bad)
     layout = REGION_LAYOUTS[cfg.layout]
     examples: list[Example] = []
     for i, row in enumerate(rows):

@@ -15,8 +15,9 @@ import time
 
 import torch
 
+from data.usage import run_cli
 from inference.loading import encode_prompts, load_model
-from inference.sampler import REMASKING, generate
+from inference.sampler import REMASKING, fit_block_schedule, generate
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,6 +48,8 @@ def completion_text(tokenizer, ids: torch.Tensor, stop_ids: set[int]) -> str:
 
 def main(argv: list[str] | None = None) -> str:
     args = parse_args(argv)
+    args.block_length = fit_block_schedule(args.gen_length, args.block_length, args.steps,
+                                           ("--gen-length", "--block-length", "--steps"))
     loaded = load_model(args.model, device=args.device, dtype=args.dtype)
     tok, adapter = loaded.tokenizer, loaded.adapter
     ids, att = encode_prompts(tok, [args.prompt], chat=args.chat, mask_id=adapter.mask_token_id, device=loaded.device)
@@ -65,4 +68,4 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -19,6 +19,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 import inference  # noqa: F401  (registers model_type "llada" with the Auto classes)
+from data.usage import UsageError
 from inference.adapters import ModelAdapter, get_adapter
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,23 @@ class LoadedModel:
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    return torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UsageError(f"device {device!r} is not a torch device; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"device {device} asked for, but this machine has no usable CUDA GPU; use --device cpu")
+    return dev
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
     """bf16 on CUDA, fp32 elsewhere (CPU bf16 matmuls are slow and the tests compare fp32 logits)."""
     if dtype is None:
         return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, str) and dtype not in DTYPES:
+        raise UsageError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
     return DTYPES[dtype] if isinstance(dtype, str) else dtype
 
 
@@ -70,6 +81,71 @@ def _adapter_base(name_or_path: str) -> str:
     return PeftConfig.from_pretrained(name_or_path).base_model_name_or_path
 
 
+MODEL_FILES = ("config.json", ADAPTER_CONFIG)
+TINY_BUILD = "python scripts/make_tiny_model.py --out {path}"
+
+
+def _model_subdirs(path: Path) -> list[str]:
+    """Directories below `path` that hold a model or adapter (e.g. a training run's final/adapter)."""
+    found = [d for d in sorted(path.glob("*")) + sorted(path.glob("*/*")) if d.is_dir()
+             and any((d / f).is_file() for f in MODEL_FILES)]
+    return [str(d) for d in found[:3]]
+
+
+def _hub_problem(name: str) -> str | None:
+    """Why the Hub id `name` cannot be loaded here (None when it is cached or downloadable)."""
+    from huggingface_hub import HfApi, constants, try_to_load_from_cache
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+    if any(isinstance(try_to_load_from_cache(name, f), str) for f in MODEL_FILES):
+        return None
+    offline = "the machine is offline ({}), so it cannot be downloaded: download it where there is network " \
+              f"(hf download {name}) or give a local model directory"
+    if constants.HF_HUB_OFFLINE:
+        return "it is not in the local Hugging Face cache and " + offline.format("HF_HUB_OFFLINE=1")
+    try:
+        HfApi().model_info(name, timeout=10)
+    except GatedRepoError:
+        return f"it is gated on the Hub: accept its terms on huggingface.co/{name} and log in (hf auth login)"
+    except RepositoryNotFoundError:
+        return "there is no such model on the Hugging Face Hub (or it is private: log in with hf auth login)"
+    except HfHubHTTPError:
+        return None  # the Hub answered with some other status: let the loader try and say what it says
+    except Exception as e:  # no route, no DNS, timeout: the download would fail the same way
+        return "it is not in the local Hugging Face cache and " + offline.format(f"cannot reach the Hub: {e}")
+    return None
+
+
+def check_model_source(name: str, what: str = "model") -> None:
+    """Raise a UsageError unless `name` is a model / adapter directory or a Hub id that is cached or downloadable.
+
+    A missing directory whose name says "tiny" gets the command that builds it (the tiny configs' runs/tiny-model).
+    """
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    path = Path(name)
+    if path.is_dir():
+        if any((path / f).is_file() for f in MODEL_FILES):
+            return
+        inner = _model_subdirs(path)
+        hint = f"; did you mean {' or '.join(inner)}?" if inner else ""
+        raise UsageError(f"{what} directory {name} holds no config.json (a model) or {ADAPTER_CONFIG} "
+                         f"(a peft adapter){hint}")
+    if path.exists():
+        raise UsageError(f"{what} {name} is a file; give a model directory or a Hub id (org/name)")
+    if "tiny" in path.name:
+        raise UsageError(f"{what} directory {name} does not exist; build the tiny model first: "
+                         + TINY_BUILD.format(path=name))
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise UsageError(f"{what} {name}: no such directory, and not a Hub id (org/name); "
+                         "give an existing model directory or a Hugging Face model id") from None
+    problem = _hub_problem(name)
+    if problem:
+        raise UsageError(f"{what} {name}: no such directory, and {problem}")
+
+
 def load_tokenizer(name_or_path: str, fallback: str | None = None):
     """The tokenizer of name_or_path, or of `fallback` (the adapter's base) when it ships none."""
     if fallback is None or any(_has_file(name_or_path, f) for f in TOKENIZER_FILES):
@@ -85,12 +161,14 @@ def load_model(name_or_path: str | Path, device: str | torch.device | None = Non
     `base` overrides the adapter's base_model_name_or_path (e.g. when the base moved since training).
     """
     name = str(name_or_path)
+    check_model_source(name)
     dev = resolve_device(device)
     kw = dict(dtype=resolve_dtype(dtype, dev), trust_remote_code=trust_remote_code)
     if _has_file(name, ADAPTER_CONFIG):
         from peft import PeftModel
 
         base = base or _adapter_base(name)
+        check_model_source(base, f"base model of the adapter {name}")
         model = PeftModel.from_pretrained(AutoModel.from_pretrained(base, **kw), name)
         if merge:
             model = model.merge_and_unload()

@@ -125,6 +125,33 @@ def block_schedule(gen_length: int, block_length: int, steps: int) -> tuple[int,
     return n_blocks, steps // n_blocks
 
 
+def fit_block_schedule(gen_length: int, block_length: int, steps: int,
+                       names: tuple[str, str, str] = ("gen_length", "block_length", "steps")) -> int:
+    """The block length to sample with, checked before any work: options the sampler cannot run together are a
+    UsageError stating the rule (`names` are how the caller's user spells the three options).
+
+    A block longer than the generation is clamped to it with a note (one block: the evident intent, and what the
+    repair loop does); a generation that is not a whole number of blocks, or steps that do not divide evenly over the
+    blocks, are refused: which of the numbers to change is the user's call.
+    """
+    from data.usage import UsageError, note
+
+    gen_name, block_name, steps_name = names
+    for name, value in zip(names, (gen_length, block_length, steps)):
+        if value < 1:
+            raise UsageError(f"{name} must be >= 1, got {value}")
+    if block_length > gen_length:
+        note(f"{block_name} {block_length} > {gen_name} {gen_length}: sampling one block of {gen_length}")
+        block_length = gen_length
+    if gen_length % block_length:
+        raise UsageError(f"{gen_name} {gen_length} must be a multiple of {block_name} {block_length}")
+    n_blocks = gen_length // block_length
+    if steps % n_blocks:
+        raise UsageError(f"{steps_name} {steps} must be a multiple of the number of blocks {n_blocks} "
+                         f"({gen_name} {gen_length} / {block_name} {block_length})")
+    return block_length
+
+
 def step_schedule(masked: torch.Tensor, steps: int) -> torch.Tensor:
     """Tokens to commit per step [B, steps] for masked [B, W]: n // steps each, the first n % steps one more."""
     n = masked.sum(dim=1, keepdim=True)  # [B, 1]

@@ -48,6 +48,7 @@ PRESETS = {
     "small": TinySizes(vocab_size=2048, d_model=192, n_layers=3, n_heads=6, mlp_hidden_size=512,
                        max_sequence_length=512, corpus_chars=2_000_000, split_digits=True, minicode_rows=20_000),
 }
+SIZE_FIELDS = ("vocab_size", "d_model", "n_layers", "n_heads", "mlp_hidden_size", "max_sequence_length", "corpus_chars")
 
 
 def _pre_tokenizer(split_digits: bool):
@@ -63,6 +64,22 @@ def _minicode_texts(rows: int) -> list[str]:
     from data.minicode import training_text
 
     return training_text(rows, seed=0)
+
+
+def check_tiny_args(out: str | Path, sizes: TinySizes) -> None:
+    """Refuse sizes the architecture cannot take before the tokenizer is trained (the slow part)."""
+    from data.usage import UsageError
+
+    bad = {k: getattr(sizes, k) for k in SIZE_FIELDS if getattr(sizes, k) < 1}
+    if bad or sizes.minicode_rows < 0:
+        raise UsageError(f"tiny model sizes must be >= 1 (minicode_rows >= 0), got {bad or sizes.minicode_rows}")
+    if sizes.d_model % sizes.n_heads or (sizes.d_model // sizes.n_heads) % 2:
+        raise UsageError(f"--d-model {sizes.d_model} must be n_heads ({sizes.n_heads}) x an even head size (RoPE)")
+    if sizes.vocab_size < 256 + len(SPECIAL_TOKENS):
+        raise UsageError(f"--vocab-size {sizes.vocab_size} is below the 256 bytes + {len(SPECIAL_TOKENS)} special "
+                         "tokens of the byte-level tokenizer")
+    if Path(out).is_file():
+        raise UsageError(f"--out {out} is a file; give a directory to write the model into")
 
 
 def train_tokenizer(vocab_size: int, corpus_chars: int, root: str | Path | None = None, split_digits: bool = False,
@@ -123,6 +140,7 @@ def tiny_config(tokenizer: PreTrainedTokenizerFast, sizes: TinySizes) -> LLaDACo
 def build_tiny(out: str | Path, seed: int = 0, sizes: TinySizes | None = None) -> Path:
     """Write tokenizer + random-weight model (safetensors) to `out`; loadable with Auto*.from_pretrained(out)."""
     sizes = sizes or TinySizes()
+    check_tiny_args(out, sizes)
     out = Path(out)
     tokenizer = train_tokenizer(sizes.vocab_size, sizes.corpus_chars, split_digits=sizes.split_digits,
                                 extra_texts=_minicode_texts(sizes.minicode_rows))

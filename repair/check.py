@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from data.usage import run_cli
 from repair.execution.cli import add_common_args, prepare, report_isolation, write_jsonl
 from repair.execution.execution import run_many
 
@@ -29,4 +30,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from data.usage import UsageError, check_options, run_cli
 from repair.pairs import make_pair, parse_error, read_pairs
 
 _BRACKETS = "()[]{}"
@@ -94,8 +95,12 @@ def load_programs(source: str) -> list[str]:
     else:
         # pair files (fixed), code files (code), or problem files: prompt + canonical_solution (e.g. data.minicode)
         programs = [r.get("code") or r.get("fixed") or (r.get("prompt", "") + r.get("canonical_solution", ""))
-                    for r in read_pairs(source)]
-    return [p for p in programs if p and parse_error(p) is None]
+                    for r in read_pairs(source, (("code", "fixed", "canonical_solution"),), "input file")]
+    programs = [p for p in programs if p and parse_error(p) is None]
+    if not programs:
+        raise UsageError(f"no program in {source} parses; --input needs real code (a `code` or `fixed` field per row, "
+                         "or prompt + canonical_solution)")
+    return programs
 
 
 def corrupt(programs: list[str], num_samples: int, seed: int) -> list:
@@ -121,6 +126,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--num-samples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    check_options(args, positive=("num_samples",))
     pairs = corrupt(load_programs(args.input), args.num_samples, args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -130,4 +136,4 @@ def main(argv: list[str] | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from data.usage import UsageError, check_options, number_list, run_cli
 from repair import ranks
 from repair.loop import Engine, LoopConfig, error_type, heldout_result, make_task
 from repair.report import load_runs, merge_parts, part_path, print_summary, write_report
@@ -94,6 +95,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def check_inputs(args: argparse.Namespace) -> None:
+    """Bad options, model paths and problem files stop here, before OUT is written or any work starts."""
+    from data.problems import load_problems
+    from inference.loading import check_model_source
+    from inference.sampler import fit_block_schedule
+
+    check_options(args, positive=("limit", "repair_steps", "budget_k", "workers"), non_negative=("rounds", "window"))
+    if not 0 < args.feedback_fraction < 1:
+        raise UsageError(f"--feedback-fraction must be in (0, 1) (the rest are the held-out tests), got {args.feedback_fraction}")
+    fit_block_schedule(args.gen_length, args.block_length, args.steps, ("--gen-length", "--block-length", "--steps"))
+    check_model_source(args.model)
+    if args.problems:
+        load_problems(path=args.problems)
+
+
 def loop_config(args: argparse.Namespace) -> LoopConfig:
     return LoopConfig(steps=args.steps, gen_length=args.gen_length, block_length=args.block_length,
                       temperature=args.temperature, threshold=args.threshold, prefix_cache=args.prefix_cache,
@@ -115,7 +131,7 @@ def record_config(args: argparse.Namespace, argv: list[str] | None, write: bool 
         old = json.loads(path.read_text())
         diff = {k: (old.get(k), v) for k, v in config.items() if old.get(k) != v}
         if diff:
-            raise SystemExit(f"{out} holds results made with other settings {diff}; use another --out")
+            raise UsageError(f"{out} holds results made with other settings {diff}; use another --out")
     argv = sys.argv[1:] if argv is None else argv
     config["command"] = "python -m repair.evaluate " + shlex.join(argv)
     config.update(batch_size=args.batch_size, overlap=args.overlap, ranks=int(os.environ.get("WORLD_SIZE", "1")))
@@ -239,6 +255,7 @@ def existing_rows(out: Path, names: list[str], seeds: list[int]) -> dict[tuple[s
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    check_inputs(args)  # before any rank starts work or OUT is written
     rank, world = ranks.init()
     try:
         return evaluate(args, argv, rank, world)
@@ -247,7 +264,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def evaluate(args: argparse.Namespace, argv: list[str] | None, rank: int, world: int) -> dict:
-    names, seeds = parse_strategies(args.strategies), [int(s) for s in args.seeds.split(",") if s.strip()]
+    names, seeds = parse_strategies(args.strategies), number_list(args.seeds, "--seeds")
     cfg = loop_config(args)
     config = record_config(args, argv, write=rank == 0)
     out = Path(args.out)
@@ -294,4 +311,4 @@ def evaluate(args: argparse.Namespace, argv: list[str] | None, rank: int, world:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

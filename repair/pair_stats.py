@@ -14,7 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-from repair.pairs import pair_statistics, read_pairs
+from data.usage import run_cli
+from repair.pairs import PAIR_FIELDS, pair_statistics, read_pairs
 
 # (key, label, format): the labels say which programs a diversity number is about
 COLUMNS = [("pairs", "pairs", "{:d}"),
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--figure", default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    pairs = {f: read_pairs(f) for f in args.files}
+    pairs = {f: read_pairs(f, required=PAIR_FIELDS) for f in args.files}
     stats = {f: pair_statistics(p) for f, p in pairs.items()}
     print(table(stats))
     if args.figure:
@@ -72,4 +73,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

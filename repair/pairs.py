@@ -25,6 +25,8 @@ from pathlib import Path
 
 from rapidfuzz.distance import Levenshtein
 
+from data.jsonl import read_jsonl
+
 _TOKEN = re.compile(r"\n[ \t]*|[A-Za-z_]\w*|\d+(?:\.\d+)?|\S")  # a newline carries its indentation
 
 
@@ -86,8 +88,12 @@ def keep(pair: RepairPair, f: PairFilter, fixed_passes: bool | None = None) -> s
     return None
 
 
-def read_pairs(path: str | Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+PAIR_FIELDS = ("broken", "fixed", "edit_distance", "broken_parses", "error")  # what pair_statistics reads
+
+
+def read_pairs(path: str | Path, required: tuple = (), what: str = "pairs file") -> list[dict]:
+    """The rows of a jsonl file; a malformed row (or one without a `required` field) is a UsageError at FILE:LINE."""
+    return read_jsonl(path, what, required=required).rows
 
 
 def ngram_jaccard(a: str, b: str, n: int = 4) -> float:

@@ -27,6 +27,8 @@ from pathlib import Path
 from rapidfuzz.distance import Levenshtein
 from scipy import stats
 
+from data.usage import UsageError, run_cli
+
 MAIN = ("no-repair", "global-low-confidence", "core-reimpl", "best-of-2", "trace-guided")
 ERROR_TYPES = ("syntax", "runtime", "assertion")
 LOC_METHODS = ("exception", "assertion", "fallback")
@@ -418,8 +420,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m repair.report", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="the --out directory of a repair.evaluate run")
     args = parser.parse_args(argv)
+    if not any(Path(args.out).glob("runs/*.jsonl")):
+        raise UsageError(f"{args.out} holds no runs/*.jsonl; give the --out directory of a repair.evaluate run")
     print_summary(write_report(args.out), Path(args.out))
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -35,6 +35,7 @@ import torch
 from tqdm import tqdm
 
 from data.tokenize import line_token_positions
+from data.usage import UsageError, check_options, number_list, run_cli
 from repair.pairs import parse_error, read_pairs, token_edit_distance
 
 MAX_EDIT = 4
@@ -172,6 +173,12 @@ def _print(summary: dict) -> None:
           + "  ".join(f"{k} {100 * v:.1f}%" for k, v in summary["pooled"].items())
           + f"  of {summary['programs']} programs, {summary['samples_per_level']} samples per level "
           f"(last-mile: parses, 0 < token edit distance <= {MAX_EDIT})")
+def noise_levels(args) -> list[float]:
+    check_options(args, positive=("steps", "limit"), non_negative=("window",))
+    levels = number_list(args.noise_levels, "--noise-levels", float)
+    if not all(0 < t <= 1 for t in levels):
+        raise UsageError(f"--noise-levels are fractions of the tokens, each in (0, 1]; got {args.noise_levels}")
+    return levels
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -194,10 +201,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     from inference.loading import load_model
 
+    levels = noise_levels(args)
+    inputs = read_pairs(args.input, ("broken",), "input file")[: args.limit]  # bad input stops before the model loads
     loaded = load_model(args.model, device=args.device)
-    levels = [float(x) for x in args.noise_levels.split(",")]
     rows = []
-    for row in tqdm(read_pairs(args.input)[: args.limit], desc="resume-repair"):
+    for row in tqdm(inputs, desc="resume-repair"):
         candidates = repair_one(loaded, row["broken"], levels, args)
         flat = successes(row["broken"], [c for level in candidates for c in level], row.get("tests"))
         ok = [flat[i * args.samples : (i + 1) * args.samples] for i in range(len(levels))]
@@ -214,4 +222,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

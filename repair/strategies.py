@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from data.usage import UsageError
 from repair.core import core_reimpl
 from repair.loop import Engine, LoopConfig, Outcome, Task, initial, repair
 
@@ -85,7 +86,7 @@ def parse_strategies(text: str) -> list[str]:
         group = {"main": MAIN, "ablations": ABLATIONS}.get(part, [part])
         unknown = [g for g in group if g not in STRATEGIES]
         if unknown:
-            raise ValueError(f"unknown strategy {unknown[0]!r}; known: {', '.join(STRATEGIES)}, main, ablations")
+            raise UsageError(f"unknown strategy {unknown[0]!r}; known: {', '.join(STRATEGIES)}, main, ablations")
         names += [g for g in group if g not in names]
     return names
 

@@ -25,6 +25,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from data.jsonl import read_jsonl
+from data.usage import UsageError, check_options, run_cli
 from repair.pairs import PairFilter, keep, make_pair, pair_statistics, read_pairs
 
 
@@ -38,7 +40,7 @@ def load_prompts(source: str) -> list[dict]:
         from data.local_corpus import build_local_corpus
 
         return [{"id": e.source, "prompt": e.prompt, "tests": None} for e in build_local_corpus(max_examples=500)]
-    rows = [json.loads(line) for line in Path(source).read_text().splitlines() if line.strip()]
+    rows = read_jsonl(source, "prompts file (--prompts: embedded, tiny or a .jsonl path)", required=("prompt",)).rows
     return [{"id": r.get("task_id", str(i)), "prompt": r["prompt"], "tests": r.get("tests")} for i, r in enumerate(rows)]
 
 
@@ -109,9 +111,15 @@ def parse_args(argv: list[str] | None):
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     from inference.loading import load_model
+    from inference.sampler import fit_block_schedule
 
+    check_options(args, positive=("num_samples", "max_edit_distance"))
+    if args.steps < 2:
+        raise UsageError(f"--steps must be >= 2 (a pair needs an intermediate state), got {args.steps}")
+    args.block_length = fit_block_schedule(args.gen_length, args.block_length, args.steps,
+                                           ("--gen-length", "--block-length", "--steps"))
+    prompts = load_prompts(args.prompts)  # a bad prompts file stops here, before the model loads
     loaded = load_model(args.model, device=args.device)
-    prompts = load_prompts(args.prompts)
     filt = PairFilter(args.require_fixed_parses, args.last_mile, args.max_edit_distance)
     out, done_path = Path(args.out), Path(str(args.out) + ".done.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -140,4 +148,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -21,7 +21,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from data.usage import run_cli
 from inference.adapters import token_logits
+from inference.sampler import fit_block_schedule
 from rl.advantages import ADVANTAGES, frac_zero_std
 from rl.estimators import EstimatorConfig, estimate_logps
 from rl.loss import grpo_loss
@@ -30,8 +32,8 @@ from rl.rewards import REWARD_FUNCS, RewardConfig, score
 from rl.rollout import Rollout, draw_rollout_masks, generate_rollouts
 from train import dist
 from train.checkpoint import save_checkpoint
-from train.config import ConfigError, cli_config
-from train.engine import RunSettings, build_engine
+from train.config import ConfigError, load_config
+from train.engine import RunSettings, build_engine, check_engine_settings
 from train.run import finish_run, start_run
 
 
@@ -60,8 +62,9 @@ class Config(RunSettings):
 
 def validate(cfg: Config) -> None:
     n = cfg.prompts_per_rank * cfg.num_generations
-    if n % cfg.micro_batch_size:
-        raise ConfigError(f"prompts_per_rank * num_generations ({n}) must be a multiple of micro_batch_size")
+    if cfg.micro_batch_size < 1 or n % cfg.micro_batch_size:
+        raise ConfigError(f"prompts_per_rank * num_generations ({n}) must be a multiple of micro_batch_size "
+                          f"({cfg.micro_batch_size})")
     if cfg.advantage not in ADVANTAGES:
         raise ConfigError(f"advantage must be one of {sorted(ADVANTAGES)}")
     if cfg.beta > 0 and not cfg.lora.enabled:
@@ -72,6 +75,9 @@ def validate(cfg: Config) -> None:
     if unknown:
         raise ConfigError(f"unknown reward functions {sorted(unknown)}; known: {sorted(REWARD_FUNCS)}")
     cfg.grad_accum = n // cfg.micro_batch_size
+    cfg.block_length = fit_block_schedule(cfg.max_completion_length, cfg.block_length, cfg.diffusion_steps,
+                                          ("max_completion_length", "block_length", "diffusion_steps"))
+    check_engine_settings(cfg)
 
 
 def _logps(engine, adapter, r: Rollout, rows: slice) -> torch.Tensor:
@@ -179,4 +185,4 @@ def main(cfg: Config) -> Path:
 
 
 if __name__ == "__main__":
-    main(cli_config(Config))
+    run_cli(lambda: main(load_config(Config)))

@@ -11,7 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.jsonl import read_jsonl
 from data.tiny_problems import TINY_PROBLEMS
+from data.usage import UsageError
 
 
 @dataclass
@@ -40,8 +42,8 @@ def _rows(cfg: RLDataConfig) -> list[dict]:
     if cfg.name == "minicode":
         return minicode_assert_rows(cfg.split, cfg.max_problems or 2000, cfg.seed)
     path = Path(cfg.name)
-    if path.suffix == ".jsonl":
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if path.suffix == ".jsonl":  # malformed lines are skipped, counted and reported as FILE:LINE
+        return read_jsonl(path, "RL problems file", on_bad="skip").rows
     import datasets
 
     return list(datasets.load_dataset(cfg.name, split=cfg.split))
@@ -63,5 +65,6 @@ def load_rl_problems(cfg: RLDataConfig) -> list[dict]:
         if cfg.max_problems and len(problems) >= cfg.max_problems:
             break
     if not problems:
-        raise ValueError(f"no RL problems with tests in {cfg.name} (columns {cfg.prompt_column}, {cfg.tests_column})")
+        raise UsageError(f"no RL problems with tests in {cfg.name} (columns {cfg.prompt_column}, {cfg.tests_column}; "
+                         "set data.prompt_column / data.tests_column)")
     return problems

@@ -9,6 +9,7 @@ minicode text added) and a random-weight LLaDA-architecture model, saved so that
 import argparse
 import dataclasses
 
+from data.usage import run_cli
 from inference.tiny import PRESETS, build_tiny
 
 
@@ -31,4 +32,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

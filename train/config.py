@@ -14,11 +14,15 @@ from typing import TypeVar
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
+from data.usage import UsageError, run_cli
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
-    """A config file or override that does not fit the config dataclass."""
+class ConfigError(UsageError):
+    """A config file or override that does not fit the config dataclass (a UsageError: one line, exit status 2)."""
+
+    label = "config error"
 
 
 def _all_keys(node: DictConfig, prefix: str = "") -> list[str]:
@@ -41,6 +45,20 @@ def _merge(base: DictConfig, other: DictConfig, origin: str) -> DictConfig:
         raise ConfigError(f"unknown config key '{key}' in {origin}{hint}") from None
     except ValidationError as e:
         raise ConfigError(f"bad value in {origin}: {e.msg if hasattr(e, 'msg') else e}") from None
+
+
+def _load_yaml(path: str) -> DictConfig:
+    import yaml
+
+    try:
+        node = OmegaConf.load(path)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else path
+        raise ConfigError(f"{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
+    if not isinstance(node, DictConfig):
+        raise ConfigError(f"{path}: expected a mapping of config keys, got a list")
+    return node
 
 
 def parse_args(argv: list[str]) -> tuple[str | None, list[str]]:
@@ -72,19 +90,17 @@ def load_config(cls: type[T], argv: list[str] | None = None) -> T:
     if config_path:
         if not Path(config_path).is_file():
             raise ConfigError(f"config file not found: {config_path}")
-        cfg = _merge(cfg, OmegaConf.load(config_path), config_path)
+        cfg = _merge(cfg, _load_yaml(config_path), config_path)
     if overrides:
         cfg = _merge(cfg, OmegaConf.from_dotlist(overrides), "command-line overrides")
     return OmegaConf.to_object(cfg)
 
 
 def cli_config(cls: type[T]) -> T:
-    """load_config for an entry script's __main__: a bad config prints one clear line and exits with status 2."""
-    try:
-        return load_config(cls)
-    except ConfigError as e:
-        print(f"config error: {e}", file=sys.stderr)
-        sys.exit(2)
+    """load_config for an entry script's __main__: a bad config prints one clear line and exits with status 2.
+    Entry points wrap their whole main instead (`run_cli(lambda: main(load_config(Config)))`), so that mistakes
+    found after the config is read get the same treatment."""
+    return run_cli(lambda: load_config(cls))
 
 
 def config_to_yaml(cfg) -> str:

@@ -11,13 +11,16 @@ import json
 import math
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from transformers import AutoModel, AutoTokenizer
 
 import inference  # noqa: F401  (registers model_type "llada" with the Auto classes)
 from inference.adapters import ModelAdapter, get_adapter
+from inference.loading import ADAPTER_CONFIG, check_model_source
 from train import dist
+from train.config import ConfigError
 
 
 @dataclass
@@ -79,14 +82,40 @@ def use_bf16(setting: str) -> bool:
     choices = {"auto": torch.cuda.is_available() and torch.cuda.is_bf16_supported(), "true": True, "false": False}
     setting = str(setting).lower()  # OmegaConf turns a CLI `bf16=false` into the string "False"
     if setting not in choices:
-        raise ValueError(f"bf16 must be one of {sorted(choices)}, got {setting!r}")
+        raise ConfigError(f"bf16 must be one of {sorted(choices)}, got {setting!r}")
     return choices[setting]
 
 
 def autocast_bf16(setting: str) -> bool:
     if setting not in ("none", "bf16"):
-        raise ValueError(f"autocast must be 'none' or 'bf16', got {setting!r}")
+        raise ConfigError(f"autocast must be 'none' or 'bf16', got {setting!r}")
     return setting == "bf16"
+def check_engine_settings(s: EngineSettings) -> None:
+    """Refuse, before any rank starts work, what the engine could not load: model, initial adapter, config files."""
+    for key in ("micro_batch_size", "grad_accum"):
+        if getattr(s, key) < 1:
+            raise ConfigError(f"{key} must be >= 1, got {getattr(s, key)}")
+    check_model_source(s.model, "model")
+    if s.init_adapter and not (Path(s.init_adapter) / ADAPTER_CONFIG).is_file():
+        raise ConfigError(f"init_adapter {s.init_adapter} is not a peft adapter directory (no {ADAPTER_CONFIG}); "
+                          "give a training run's OUTPUT/final/adapter")
+    use_bf16(s.bf16)
+    autocast_bf16(s.autocast)
+    if s.deepspeed_config is not None:
+        _read_deepspeed_json(s.deepspeed_config)
+
+
+def _read_deepspeed_json(path: str) -> dict:
+    try:
+        with open(path) as f:
+            given = json.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"deepspeed_config file not found: {path}") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}:{e.lineno}: deepspeed_config is not valid JSON ({e.msg})") from None
+    if not isinstance(given, dict):
+        raise ConfigError(f"{path}: deepspeed_config must be a JSON object")
+    return given
 
 
 def deepspeed_config(s: EngineSettings) -> dict:
@@ -104,9 +133,7 @@ def deepspeed_config(s: EngineSettings) -> dict:
     }
     if s.deepspeed_config is None:
         return generated
-    with open(s.deepspeed_config) as f:
-        given = json.load(f)
-    return _fill_auto(given, generated)
+    return _fill_auto(_read_deepspeed_json(s.deepspeed_config), generated)
 
 
 def _fill_auto(given: dict, generated: dict) -> dict:

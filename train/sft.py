@@ -23,11 +23,12 @@ from corruption.maskers import MASKERS, pad_spans
 from corruption.schedules import sample_p_mask
 from data.collate import collate
 from data.sources import SourceConfig
+from data.usage import run_cli
 from inference.adapters import token_logits
 from train import dist
 from train.checkpoint import save_checkpoint
-from train.config import ConfigError, cli_config
-from train.engine import RunSettings, build_engine, count_parameters
+from train.config import ConfigError, load_config
+from train.engine import RunSettings, build_engine, check_engine_settings, count_parameters
 from train.loss import llada_loss, loss_parts, token_loss
 from train.run import finish_run, start_run
 from train.sft_data import SampleOrder, load_sft_rows
@@ -60,6 +61,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"masker must be one of {sorted(MASKERS)}, got {cfg.masker!r}")
     if cfg.normalize not in LOSS_FNS:
         raise ConfigError(f"normalize must be one of {sorted(LOSS_FNS)}, got {cfg.normalize!r}")
+    check_engine_settings(cfg)
 
 
 def micro_batches(cfg: Config, rows, order: SampleOrder, position: int, pad_id: int) -> list[dict]:
@@ -150,4 +152,4 @@ def _grad_norm(engine) -> float | None:
 
 
 if __name__ == "__main__":
-    main(cli_config(Config))
+    run_cli(lambda: main(load_config(Config)))

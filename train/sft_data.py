@@ -19,6 +19,7 @@ from tqdm import tqdm
 from corruption.ast_tiers import example_token_weights, tier_table
 from data.sources import SourceConfig, load_examples
 from data.tokenize import tokenize_example
+from data.usage import UsageError
 from train import dist
 
 PREPROCESS_VERSION = 2  # 2: uniform weight for non-code tokens, operator tiers, nested spans
@@ -66,7 +67,7 @@ def load_sft_rows(source: SourceConfig, tokenizer, max_length: int, chat_templat
     if dist.is_main() and not (path / "stats.json").exists():
         rows, stats = build_rows(source, tokenizer, max_length, chat_template, tiers)
         if not rows:
-            raise ValueError(f"no usable training examples in {source.name}: {stats}")
+            raise UsageError(f"no usable training examples in {source.name}: {stats}")
         datasets.Dataset.from_list(rows).save_to_disk(str(path / "rows"))
         (path / "stats.json").write_text(json.dumps(stats))
     dist.barrier()

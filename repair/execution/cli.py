@@ -7,6 +7,8 @@ import json
 import os
 import sys
 
+from data.jsonl import read_jsonl as read_rows
+from data.usage import UsageError
 from repair.execution.execution import program_of
 from repair.execution.sandbox import Limits
 
@@ -24,9 +26,19 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         help="select only the feedback tests of the deterministic split (seed 42)")
 
 
+SAMPLE_FIELDS = ("task_id", ("solution", "completion"))
+
+
 def read_jsonl(path: str) -> list[dict]:
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The samples; a malformed row is a UsageError naming FILE:LINE, before any test runs."""
+    return read_rows(path, "samples file", required=SAMPLE_FIELDS).rows
+
+
+def check_args(args: argparse.Namespace) -> None:
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.feedback_fraction is not None and not 0 < args.feedback_fraction <= 1:
+        raise UsageError(f"--feedback-fraction must be in (0, 1], got {args.feedback_fraction}")
 
 
 def write_jsonl(path: str, rows: list[dict]) -> None:
@@ -40,6 +52,7 @@ def prepare(args: argparse.Namespace) -> tuple[list[dict], list[tuple], Limits]:
     from data.problems import load_problems, split_tests
     from repair.execution.expected import with_expected
 
+    check_args(args)
     problems = {p.task_id: p for p in load_problems(dataset=args.dataset, path=args.problems)}
     samples = read_jsonl(args.samples)
     unknown = sorted({s["task_id"] for s in samples} - problems.keys())

@@ -7,6 +7,7 @@ from data.examples import Example, reasoning_regions
 from data.local_corpus import build_local_corpus, functions_with_docstrings
 from data.sources import SourceConfig, load_examples
 from data.tokenize import line_token_positions, tokenize_example
+from data.usage import UsageError
 
 
 def test_embedded_corpus_yields_well_formed_pairs():
@@ -53,7 +54,7 @@ def test_local_jsonl_with_column_map_skips_and_counts_bad_rows(tmp_path):
 def test_missing_column_is_a_clear_error(tmp_path):
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps({"question": "q", "answer": "a"}))
-    with pytest.raises(KeyError, match="no column"):
+    with pytest.raises(UsageError, match="no column"):
         load_examples(SourceConfig(name=str(path)))
 
 
