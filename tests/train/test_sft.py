@@ -124,8 +124,10 @@ def test_two_rank_sft_trains_exports_and_resumes(tiny_model_dir, tmp_path):
 
 
 @pytest.mark.deepspeed
-def test_resume_after_kill_matches_uninterrupted_run(tiny_model_dir, tmp_path):
-    args = ("max_steps=6", "save_every=2", "keep_last=5", "optim.lr=3e-3")
+@pytest.mark.parametrize("order", [(), ("group_by_length=true", "group_bucket_batches=3")],
+                         ids=["shuffled", "length-grouped"])
+def test_resume_after_kill_matches_uninterrupted_run(tiny_model_dir, tmp_path, order):
+    args = ("max_steps=6", "save_every=2", "keep_last=5", "optim.lr=3e-3", *order)
     _train(tiny_model_dir, tmp_path / "a", *args)
     reference = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "a")}
 
