@@ -1,15 +1,17 @@
 """Length-grouped vs shuffled SFT micro-batches: non-pad tokens/s and padding fraction, interleaved in one run.
 
-    python scripts/bench/sft_grouping.py [--model DIR] [--rows 640] [--batch 8] [--bucket 16] [--scale 8]
+    OMP_NUM_THREADS=1 python scripts/bench/sft_grouping.py [--model DIR] [--rows 512] [--batch 16] [--bucket 8]
+                                                           [--scale 8]
 
 Rows are synthetic (random token ids, one EOS at the end, the first 15% prompt) with a long-tailed length
 distribution shaped like OpenCodeReasoning's under the TreeDiff recipe's 4,096-token cap: log-normal with median
 1,200 tokens and sigma 0.6, clipped to [128, 4096], then divided by --scale for this CPU (default 8: 16 to 512
-tokens, median 150). Both variants run the real train.sft.micro_batches + train.sft.train_step (LLaDA EOS padding,
-uniform masker, LoRA r8) in one 1-rank DeepSpeed ZeRO-2 engine, alternating A B A B: in each round each variant
-takes --bucket steps of one micro-batch, so a grouped round is exactly one length bucket and the rounds together are
-one epoch for each variant (the same rows). Reported: non-pad tokens/s median (min, max) over rounds, padding
-fraction over all steps, supervised EOS targets per row, and the grouped/shuffled ratio per round.
+tokens, median ~150). Both orders run the real train.sft.micro_batches + train.sft.train_step (LLaDA EOS padding,
+uniform masker, LoRA r8) in one 1-rank DeepSpeed ZeRO-2 engine, alternating A B A B step by step. A round is
+--bucket steps of each order, so a grouped round is exactly one length bucket, and all rounds together are one
+epoch of the same rows for both. Reported per order: non-pad tokens per wall second and per CPU second of this
+process (robust to other jobs sharing the cores) as median (min, max) over rounds, padding fraction and
+supervised EOS targets per row over the epoch, and the grouped/shuffled ratios per round.
 """
 
 from __future__ import annotations
@@ -34,31 +36,35 @@ def synthetic_rows(n: int, scale: int, vocab: int, eos: int, seed: int = 0) -> l
     return rows
 
 
-def run_steps(cfg, engine, adapter, rows, order, position: int, steps: int, eos: int) -> tuple[float, dict]:
-    """Seconds for `steps` training steps from `position`, and their token counts."""
+def one_step(cfg, engine, adapter, rows, order, position: int, step: int, eos: int) -> dict:
+    """One training step (grad_accum 1 on 1 rank: one micro-batch) from `position`: its wall and CPU seconds and
+    token counts."""
     from train import sft
 
-    counts = {"real": 0, "padded": 0, "eos": 0, "rows": 0}
-    seconds = 0.0
-    for s in range(steps):  # grad_accum 1 on 1 rank: a step is one micro-batch
-        at = position + s * cfg.micro_batch_size
-        batches = sft.micro_batches(cfg, rows, order, at, eos)
-        counts["real"] += sum(len(rows[i]["input_ids"]) for i in order.micro_batch(at, 0, 0, 1, cfg.micro_batch_size))
-        counts["padded"] += batches[0]["input_ids"].numel()
-        counts["eos"] += int(((batches[0]["input_ids"] == eos) & batches[0]["maskable"]).sum())
-        counts["rows"] += cfg.micro_batch_size
-        t0 = time.perf_counter()
-        sft.train_step(cfg, engine, adapter, batches, s, steps)
-        seconds += time.perf_counter() - t0
-    return seconds, counts
+    batch = sft.micro_batches(cfg, rows, order, position, eos)[0]
+    picked = order.micro_batch(position, 0, 0, 1, cfg.micro_batch_size)
+    wall, cpu = time.perf_counter(), time.process_time()
+    sft.train_step(cfg, engine, adapter, [batch], step, 1)
+    return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+            "real": sum(len(rows[i]["input_ids"]) for i in picked), "padded": batch["input_ids"].numel(),
+            "eos": int(((batch["input_ids"] == eos) & batch["maskable"]).sum()), "rows": len(picked)}
+
+
+def _add(total: dict, counts: dict) -> None:
+    for k, v in counts.items():
+        total[k] = total.get(k, 0) + v
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.0f} ({min(values):.0f}, {max(values):.0f})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
-    parser.add_argument("--rows", type=int, default=640)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--bucket", type=int, default=16, help="micro-batches per length bucket")
+    parser.add_argument("--rows", type=int, default=512)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--bucket", type=int, default=8, help="micro-batches per length bucket")
     parser.add_argument("--scale", type=int, default=8, help="lengths divided by this (4,096 -> 512 at 8)")
     args = parser.parse_args()
     from inference.tiny import model_dir_or_tiny
@@ -80,31 +86,37 @@ def main() -> None:
     rows = synthetic_rows(rounds * args.batch * args.bucket, args.scale, len(tokenizer), eos)
     orders = {"shuffled": SampleOrder(len(rows), cfg.seed), "grouped": sft.sample_order(cfg, rows)}
     for order in orders.values():  # warm-up: one step of each, outside the epoch measured below
-        run_steps(cfg, engine, adapter, rows, order, len(rows), 1, eos)
+        one_step(cfg, engine, adapter, rows, order, len(rows), 0, eos)
 
-    tps = {k: [] for k in orders}
-    total = {k: {"real": 0, "padded": 0, "eos": 0, "rows": 0} for k in orders}
+    per_round = {k: [] for k in orders}
+    total = {k: {} for k in orders}
     for r in range(rounds):
-        for name, order in orders.items():  # A B A B: machine load drifts hit both alike
-            seconds, counts = run_steps(cfg, engine, adapter, rows, order, r * args.bucket * args.batch,
-                                        args.bucket, eos)
-            tps[name].append(counts["real"] / seconds)
-            for k in counts:
-                total[name][k] += counts[k]
-        print(f"round {r + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in tps.items()), flush=True)
+        this_round = {k: {} for k in orders}
+        for s in range(args.bucket):
+            position = (r * args.bucket + s) * args.batch
+            for name, order in orders.items():  # A B A B step by step: load drifts hit both alike
+                _add(this_round[name], one_step(cfg, engine, adapter, rows, order, position, s, eos))
+        for name, t in this_round.items():
+            per_round[name].append(t)
+            _add(total[name], t)
+        print(f"round {r + 1}/{rounds}: " + ", ".join(
+            f"{k} {t['real'] / t['wall']:.0f} tok/s" for k, t in this_round.items()), flush=True)
 
     lengths = sorted(len(x["input_ids"]) for x in rows)
     print(f"\n{len(rows)} synthetic rows, lengths {lengths[0]}..{lengths[-1]} (median {lengths[len(rows) // 2]}), "
           f"1/{args.scale} of OpenCodeReasoning-like; micro-batch {args.batch}, bucket {args.bucket} micro-batches, "
           f"{rounds} rounds x {args.bucket} steps per variant, 1 rank, tiny model ({model_dir})")
-    print(f"{'order':<10} {'non-pad tokens/s median (min, max)':>36} {'padding':>8} {'EOS targets/row':>16}")
+    print(f"{'order':<9} {'non-pad tok/s (wall)':>22} {'non-pad tok/CPU-s':>22} {'padding':>8} {'EOS targets/row':>16}")
     for name in orders:
-        v, t = tps[name], total[name]
-        print(f"{name:<10} {statistics.median(v):>14.0f} ({min(v):.0f}, {max(v):.0f}){'':>6} "
-              f"{1 - t['real'] / t['padded']:>8.1%} {t['eos'] / t['rows']:>16.2f}")
-    ratios = [g / s for g, s in zip(tps["grouped"], tps["shuffled"])]
-    print(f"RESULT grouped/shuffled non-pad tokens/s: {statistics.median(ratios):.2f}x "
-          f"({min(ratios):.2f}, {max(ratios):.2f}) over {rounds} rounds")
+        t = total[name]
+        print(f"{name:<9} {_spread([x['real'] / x['wall'] for x in per_round[name]]):>22} "
+              f"{_spread([x['real'] / x['cpu'] for x in per_round[name]]):>22} "
+              f"{1 - t['real'] / t['padded']:>8.1%} {t['eos'] / t['rows']:>16.1f}")
+    for clock in ("wall", "cpu"):
+        ratios = [(g["real"] / g[clock]) / (s["real"] / s[clock]) for g, s in zip(per_round["grouped"],
+                                                                                per_round["shuffled"])]
+        print(f"RESULT grouped/shuffled non-pad tokens per {clock} second: {statistics.median(ratios):.2f}x "
+              f"({min(ratios):.2f}, {max(ratios):.2f}) over {rounds} rounds")
 
 
 if __name__ == "__main__":
