@@ -12,6 +12,11 @@ uniform masker, LoRA r8) in one 1-rank DeepSpeed ZeRO-2 engine, alternating A B 
 epoch of the same rows for both. Reported per order: non-pad tokens per wall second and per CPU second of this
 process (robust to other jobs sharing the cores) as median (min, max) over rounds, padding fraction and
 supervised EOS targets per row over the epoch, and the grouped/shuffled ratios per round.
+
+Measured with the defaults (tiny model, 631k parameters; 2 cores shared with other jobs, load average 20-50, so the
+CPU-second rates are the steadier figure): padding 56.0% shuffled -> 14.1% grouped; supervised EOS per row
+232.7 -> 30.9; non-pad tokens per CPU second 5,746 (5,247, 6,323) -> 13,576 (13,025, 14,796), ratio per round
+2.41x (2.13, 2.63); per wall second 167 (24, 221) -> 394 (175, 506), ratio 2.85x (1.55, 7.37).
 """
 
 from __future__ import annotations
