@@ -14,7 +14,9 @@ batches each run trained on. The probe, on 64 rows (prompt kept, everything afte
 Measured so far (--steps 40, 2 shared cores): inconclusive. The shuffled run (110 supervised EOS per row) left
 P(EOS) at 0.0007 after the answer, past it and inside it alike, the level of the untrained model: 40 LoRA steps
 on the random tiny model learn no stopping at all, so this probe needs a longer run or a real model; the grouped
-runs did not finish on the loaded machine. What is certain is the count of EOS targets (sft_grouping.py).
+runs did not finish on the loaded machine. What is certain is the count of EOS targets: over one epoch of these
+rows at micro-batch 8, supervised EOS per row are 104 shuffled (67% of all supervised tokens), 13 grouped (21%),
+28 grouped with min_eos=16 (36%; padding 10.8% -> 21.2%, vs 50.3% shuffled).
 """
 
 from __future__ import annotations
