@@ -13,13 +13,17 @@ from data.examples import REGION_IDS
 REGION_TEXT = REGION_IDS["text"]
 
 
-def collate(rows: list[dict], pad_id: int, pad_with_eos: bool = True, pad_weight: float = 1.0) -> dict[str, torch.Tensor]:
+def collate(rows: list[dict], pad_id: int, pad_with_eos: bool = True, pad_weight: float = 1.0,
+            min_eos: int = 0) -> dict[str, torch.Tensor]:
     """rows: dicts with input_ids (list[int]), prompt_len (int) and optional per-token lists (weights, span_ids,
-    regions).
+    regions). With pad_with_eos, min_eos > 1 pads min_eos - 1 columns past the longest row, so every row (each
+    ends in its own EOS) carries at least min_eos supervised EOS tokens, however similar the row lengths are.
 
     Returns input_ids, attention_mask, maskable [B, L] and, when present, weights [B, L] float, span_ids and regions [B, L] long.
     """
     B, L = len(rows), max(len(r["input_ids"]) for r in rows)
+    if pad_with_eos:
+        L += max(min_eos - 1, 0)
     input_ids = torch.full((B, L), pad_id, dtype=torch.long)
     real = torch.zeros((B, L), dtype=torch.bool)
     prompt = torch.zeros((B, L), dtype=torch.bool)

@@ -10,6 +10,7 @@ Nothing is downloaded. The special tokens mirror LLaDA's roles (<|mdm_mask|>, <|
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,7 +149,21 @@ def build_tiny(out: str | Path, seed: int = 0, sizes: TinySizes | None = None) -
     model = LLaDAModelLM(tiny_config(tokenizer, sizes))
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    declare_standard_tokenizer_class(out)
     return out
+
+
+def declare_standard_tokenizer_class(directory: str | Path) -> None:
+    """Name the saved fast tokenizer "PreTrainedTokenizerFast", which transformers 4.x and 5 both load.
+
+    transformers 5 saves a plain tokenizers-backed tokenizer as "TokenizersBackend", a class 4.x does not have
+    (AutoTokenizer raises); both read tokenizer.json the same way under the standard name. A specific class name
+    (e.g. a model's own tokenizer) is left as it is."""
+    path = Path(directory) / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    if config.get("tokenizer_class") == "TokenizersBackend":
+        config["tokenizer_class"] = "PreTrainedTokenizerFast"
+        path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
 
 def model_dir_or_tiny(model_dir: str | None, seed: int = 0) -> str:

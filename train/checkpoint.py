@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from inference.tiny import declare_standard_tokenizer_class
 from train import dist
 
 CKPT_DIR = "checkpoints"
@@ -104,9 +105,11 @@ def export_final(engine, tokenizer, output_dir: str | Path, merged: bool, adapte
         if hasattr(model, "peft_config") and adapter:
             model.save_pretrained(final / "adapter")
             tokenizer.save_pretrained(final / "adapter")
+            declare_standard_tokenizer_class(final / "adapter")
         if merged or not hasattr(model, "peft_config"):
             full = model.merge_and_unload() if hasattr(model, "peft_config") else model
             full.save_pretrained(final / "merged")
             tokenizer.save_pretrained(final / "merged")
+            declare_standard_tokenizer_class(final / "merged")
     dist.barrier()
     return final

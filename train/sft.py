@@ -6,7 +6,9 @@ Launch:  deepspeed [--num_gpus N] train/sft.py --config configs/sft/tiny.yaml [k
 Loss (LLaDA GUIDELINES.md): sum over masked answer tokens of CE / p, normalised by answer length per row ("answer_length",
 LLaDA) or by the maskable tokens of the global batch ("token"). Deviations from the papers, on purpose:
 - with the AST maskers, p is the sample's actual masking rate N/L (TreeDiff does not say how it weights its loss);
-- the EOS right-padding of LLaDA is per micro-batch (pad to the longest row), not to a fixed length.
+- the EOS right-padding of LLaDA is per micro-batch (pad to the longest row), not to a fixed length; so the number
+  of padded EOS targets a row gets depends on its batch-mates, and `group_by_length=true` (less padding, off in the
+  LLaDA recipes) leaves most rows with their own EOS only (`min_eos` sets a floor; README, "Length grouping").
 Resume is automatic: if output_dir holds a checkpoint, training continues from it (same step count, data order, RNG).
 """
 
@@ -31,7 +33,7 @@ from train.config import ConfigError, load_config
 from train.engine import RunSettings, build_engine, check_engine_settings, count_parameters
 from train.loss import llada_loss, loss_parts, token_loss
 from train.run import finish_run, start_run
-from train.sft_data import SampleOrder, load_sft_rows
+from train.sft_data import SampleOrder, load_sft_rows, row_lengths
 
 
 @dataclass
@@ -42,6 +44,11 @@ class Config(RunSettings):
     max_length: int = 512
     chat_template: bool = False  # wrap prompts in the tokenizer's chat template (instruct models)
     pad_with_eos: bool = True  # LLaDA: right-pad with EOS that is attended, maskable and supervised
+    # Length-grouped sampling (README, "Length grouping"): micro-batches of rows of similar length, less padding.
+    # With pad_with_eos it also removes most padded EOS targets, so the LLaDA recipes keep it off.
+    group_by_length: bool = False
+    group_bucket_batches: int = 64  # a length bucket holds this many micro-batches (sorted within, longest first)
+    min_eos: int = 0  # with pad_with_eos: at least this many supervised EOS per row (own EOS + extra padding)
     masker: str = "ast"  # a key of corruption.maskers.MASKERS: uniform | ast | ast-span | ...
     schedule: str = "linear"  # linear (LLaDA) | curriculum (TreeDiff)
     tiers: dict[str, float] = field(default_factory=dict)  # tier weight overrides, e.g. {control: 0.7}
@@ -61,14 +68,23 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"masker must be one of {sorted(MASKERS)}, got {cfg.masker!r}")
     if cfg.normalize not in LOSS_FNS:
         raise ConfigError(f"normalize must be one of {sorted(LOSS_FNS)}, got {cfg.normalize!r}")
+    if cfg.group_bucket_batches < 1 or cfg.min_eos < 0:
+        raise ConfigError("group_bucket_batches must be >= 1 and min_eos >= 0")
     check_engine_settings(cfg)
+
+
+def sample_order(cfg: Config, rows) -> SampleOrder:
+    """The job's sample stream: shuffled, or shuffled and length-grouped in buckets of whole micro-batches."""
+    if not cfg.group_by_length:
+        return SampleOrder(len(rows), cfg.seed)
+    return SampleOrder(len(rows), cfg.seed, row_lengths(rows), cfg.group_bucket_batches * cfg.micro_batch_size)
 
 
 def micro_batches(cfg: Config, rows, order: SampleOrder, position: int, pad_id: int) -> list[dict]:
     batches = []
     for m in range(cfg.grad_accum):
         picked = [rows[i] for i in order.micro_batch(position, m, dist.rank(), dist.world_size(), cfg.micro_batch_size)]
-        batch = collate(picked, pad_id, cfg.pad_with_eos)
+        batch = collate(picked, pad_id, cfg.pad_with_eos, min_eos=cfg.min_eos)
         batch["spans"] = pad_spans([r["spans"] for r in picked])  # nested AST node spans for ast-span (Algorithm 2)
         batches.append(batch)
     return batches
@@ -123,7 +139,7 @@ def main(cfg: Config) -> Path:
     step, position = state["step"], state["data_position"]
     trainable, total = count_parameters(engine.module)
     dist.print0(f"data: {data_stats} | params: {trainable:,} trainable of {total:,} | steps: {total_steps}")
-    order = SampleOrder(len(rows), cfg.seed)
+    order = sample_order(cfg, rows)
 
     bar = tqdm(total=total_steps, initial=step, desc="sft", disable=not dist.is_main())
     while step < total_steps:

@@ -52,6 +52,18 @@ def test_adapter_logits_equal_merged_export(exports, tiny_model_dir):
     assert via_adapter.adapter.mask_token_id == base.model.config.mask_token_id
 
 
+def test_tiny_tokenizer_declares_the_class_every_supported_transformers_loads(tiny_model_dir, tiny_tokenizer):
+    """transformers 5 would save "TokenizersBackend", which 4.x cannot resolve (issue 19)."""
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    config = json.loads((tiny_model_dir / "tokenizer_config.json").read_text())
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast"
+    loaded = AutoTokenizer.from_pretrained(tiny_model_dir)
+    assert isinstance(loaded, PreTrainedTokenizerFast)
+    assert (loaded.mask_token, loaded.eos_token, loaded.pad_token) == ("<|mdm_mask|>", "<|endoftext|>", "<|endoftext|>")
+    assert loaded("def f(x):\n    return x")["input_ids"] == tiny_tokenizer("def f(x):\n    return x")["input_ids"]
+
+
 def test_dtype_override(tiny_model_dir):
     loaded = load_model(tiny_model_dir, dtype="bf16")
     assert next(loaded.model.parameters()).dtype == torch.bfloat16

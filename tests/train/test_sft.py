@@ -1,5 +1,6 @@
 """train/sft.py for real: in-process on one rank, and through the deepspeed launcher with 2 CPU ranks."""
 
+import json
 import os
 import socket
 import subprocess
@@ -104,6 +105,8 @@ def test_two_rank_sft_trains_exports_and_resumes(tiny_model_dir, tmp_path):
     first, last = sum(r["loss"] for r in rows[:3]) / 3, sum(r["loss"] for r in rows[-3:]) / 3
     assert last < first, [r["loss"] for r in rows]
     assert (out / "config.yaml").exists() and (out / "final/adapter/adapter_config.json").exists()
+    tokenizer_config = json.loads((out / "final/adapter/tokenizer_config.json").read_text())
+    assert tokenizer_config["tokenizer_class"] == "PreTrainedTokenizerFast"  # loadable by transformers 4.x too
 
     # the exported adapter loads back onto the base with peft and changes the logits
     from peft import PeftModel
@@ -134,8 +137,10 @@ def test_two_rank_sft_trains_exports_and_resumes(tiny_model_dir, tmp_path):
 
 
 @pytest.mark.deepspeed
-def test_resume_after_kill_matches_uninterrupted_run(tiny_model_dir, tmp_path):
-    args = ("max_steps=6", "save_every=2", "keep_last=5", "optim.lr=3e-3")
+@pytest.mark.parametrize("order", [(), ("group_by_length=true", "group_bucket_batches=3")],
+                         ids=["shuffled", "length-grouped"])
+def test_resume_after_kill_matches_uninterrupted_run(tiny_model_dir, tmp_path, order):
+    args = ("max_steps=6", "save_every=2", "keep_last=5", "optim.lr=3e-3", *order)
     _train(tiny_model_dir, tmp_path / "a", *args)
     reference = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "a")}
 
