@@ -150,3 +150,14 @@ def test_tokenizer_mask_is_dream_mask_and_adapter_aligns_by_one(tiny_dream_dir, 
     torch.testing.assert_close(aligned[:, 1:], raw[:, :-1], atol=0, rtol=0)  # row i scores token i from i - 1
     torch.testing.assert_close(aligned[:, 0], raw[:, 0], atol=0, rtol=0)
     torch.testing.assert_close(align_logits(raw, adapter), aligned, atol=0, rtol=0)
+
+
+def test_bf16_forward_is_close_to_fp32(dream):
+    ids = _ids(dream, B=2, L=10)
+    att = torch.ones_like(ids)
+    att[0, :3] = 0
+    with torch.no_grad():
+        ref = dream(ids, attention_mask=att).logits
+        low = dream.to(torch.bfloat16)(ids, attention_mask=att).logits
+    assert low.dtype == torch.bfloat16 and torch.isfinite(low).all()
+    torch.testing.assert_close(low.float()[att.bool()], ref[att.bool()], atol=2e-2, rtol=2e-2)
