@@ -42,7 +42,8 @@ def _dream(config) -> ModelAdapter:
     )
 
 
-ADAPTERS = {"llada": _llada, "dream": _dream}
+# Keyed by config.model_type as the Hub checkpoints spell it (Dream-org / apple/DiffuCoder: "Dream").
+ADAPTERS = {"llada": _llada, "Dream": _dream}
 
 
 def get_adapter(config) -> ModelAdapter:

@@ -367,3 +367,14 @@ def infill(model, sequence: torch.Tensor, positions: torch.Tensor, steps: int, t
     st = _state(x, attention_mask, conf, return_trajectory)
     denoise_region(st, _Forward(model, adapter), opts, region, steps)
     return GenerationOutput(st.x, st.confidences, st.nfe, st.trajectory, st.predictions, st.row_nfe.tolist())
+
+
+def _dream_generate(*args, **kwargs) -> GenerationOutput:
+    # Imported on use: sampler_dream builds on this module.
+    from inference.sampler_dream import diffusion_generate
+
+    return diffusion_generate(*args, **kwargs)
+
+
+# Sampler modes by name: LLaDA's semi-autoregressive blocks (generate above) or Dream's diffusion_generate schedule.
+SAMPLERS: dict[str, Callable[..., GenerationOutput]] = {"llada": generate, "dream": _dream_generate}

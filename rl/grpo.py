@@ -55,9 +55,18 @@ class Config(RunSettings):
     advantage: str = "leave_one_out"  # leave_one_out | group | batch | none  (TRL scale_rewards)
     max_completion_length: int = 256
     diffusion_steps: int = 256
-    block_length: int = 32
+    block_length: int = 32  # sampler llada: semi-autoregressive block
+    sampler: str = "llada"  # llada (semi-AR blocks) | dream (Dream's diffusion_generate: one canvas, alg schedule)
+    alg: str = "entropy"  # sampler dream: origin | maskgit_plus | topk_margin | entropy
     temperature: float = 1.0
     max_steps: int = 256
+
+
+# The sampler mode's own options, by mode name (inference.sampler.SAMPLERS).
+SAMPLER_OPTIONS = {
+    "llada": lambda cfg: {"block_length": cfg.block_length},
+    "dream": lambda cfg: {"alg": cfg.alg},
+}
 
 
 def validate(cfg: Config) -> None:
@@ -71,6 +80,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("beta > 0 needs the LoRA policy (its reference is the adapter-disabled base); set beta=0")
     if cfg.num_generations < 2:
         raise ConfigError("num_generations must be >= 2 for group advantages")
+    if cfg.sampler not in SAMPLER_OPTIONS:
+        raise ConfigError(f"sampler must be one of {sorted(SAMPLER_OPTIONS)}, got {cfg.sampler!r}")
     unknown = set(cfg.rewards.funcs) - set(REWARD_FUNCS)
     if unknown:
         raise ConfigError(f"unknown reward functions {sorted(unknown)}; known: {sorted(REWARD_FUNCS)}")
@@ -129,8 +140,9 @@ def rl_step(cfg: Config, engine, tokenizer, adapter, problems: list[dict], step:
     marks = [time.perf_counter()]  # one per phase end: where a step's time goes, logged as time/<phase>
     engine.module.eval()
     r = generate_rollouts(engine.module, tokenizer, [p["prompt"] for p in problems], cfg.num_generations,
-                          cfg.max_completion_length, cfg.diffusion_steps, cfg.block_length, cfg.temperature,
-                          cfg.chat_template, adapter.mask_token_id, gen, cfg.micro_batch_size)
+                          cfg.max_completion_length, cfg.diffusion_steps, SAMPLER_OPTIONS[cfg.sampler](cfg),
+                          cfg.temperature, cfg.chat_template, adapter.mask_token_id, gen, cfg.micro_batch_size,
+                          sampler=cfg.sampler)
     marks.append(time.perf_counter())
     columns = {"tests": [p["tests"] for p in problems for _ in range(cfg.num_generations)],
                "prompt_code": [p.get("prompt_code", "") for p in problems for _ in range(cfg.num_generations)]}

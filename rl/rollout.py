@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from inference.sampler import generate
+from inference.sampler import SAMPLERS
 from rl.estimators import EstimatorConfig, MaskDraw, draw_masks
 
 
@@ -57,17 +57,21 @@ def encode_prompts(tokenizer, prompts: list[str], chat_template: bool) -> tuple[
 
 @torch.no_grad()
 def generate_rollouts(model, tokenizer, prompts: list[str], num_generations: int, gen_length: int, steps: int,
-                      block_length: int, temperature: float, chat_template: bool, mask_id: int,
-                      generator: torch.Generator | None, chunk_size: int) -> Rollout:
-    """G samples for each prompt (prompt-major), generated chunk_size sequences at a time."""
+                      sampler_options: dict, temperature: float, chat_template: bool, mask_id: int,
+                      generator: torch.Generator | None, chunk_size: int, sampler: str = "llada") -> Rollout:
+    """G samples for each prompt (prompt-major), generated chunk_size sequences at a time.
+
+    `sampler` names a mode of inference.sampler.SAMPLERS; `sampler_options` are that mode's own knobs
+    (llada: block_length; dream: alg, ...)."""
     repeated = [p for p in prompts for _ in range(num_generations)]
     prompt_ids, prompt_att = encode_prompts(tokenizer, repeated, chat_template)
     device = next(model.parameters()).device
     outs = []
     for s in range(0, len(repeated), chunk_size):
-        out = generate(model, prompt_ids[s : s + chunk_size].to(device), attention_mask=prompt_att[s : s + chunk_size].to(device),
-                       steps=steps, gen_length=gen_length, block_length=block_length, temperature=temperature,
-                       mask_id=mask_id, generator=generator)
+        out = SAMPLERS[sampler](model, prompt_ids[s : s + chunk_size].to(device),
+                                attention_mask=prompt_att[s : s + chunk_size].to(device), steps=steps,
+                                gen_length=gen_length, temperature=temperature, mask_id=mask_id, generator=generator,
+                                **sampler_options)
         outs.append(out.sequences[:, prompt_ids.shape[1] :].cpu())
     completion_ids = torch.cat(outs)  # [N, C]
     completion_mask = completion_mask_until_eos(completion_ids, tokenizer.eos_token_id)

@@ -32,3 +32,13 @@ def tiny_model(tiny_model_dir):
     import inference  # noqa: F401  (registers model_type "llada")
 
     return AutoModel.from_pretrained(tiny_model_dir).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_dream_dir(tmp_path_factory, tiny_tokenizer) -> Path:
+    """The tiny random Dream model (scripts/make_tiny_model.py --arch dream), reusing the session's BPE tokenizer."""
+    import copy
+
+    from inference.tiny_dream import build_tiny_dream
+
+    return build_tiny_dream(tmp_path_factory.mktemp("tiny-dream"), seed=0, base_tokenizer=copy.deepcopy(tiny_tokenizer))
