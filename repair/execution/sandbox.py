@@ -282,12 +282,14 @@ def _watch(res_r: int, out_r: int, token: str, limits: Limits, started: float,
             buf = lines.pop()
             fresh = [_parse(line, prefix) for line in lines]
             fresh = [r for r in fresh if r is not None]
+            for k, record in enumerate(fresh):
+                if stop is not None and stop(record):  # records after it (same chunk) are dropped: deterministic
+                    raw.records.extend(fresh[: k + 1])
+                    raw.ended = "stopped"
+                    return _finish(raw, out, sel)
             raw.records.extend(fresh)
             if fresh:
                 last = time.monotonic()
-                if stop is not None and any(stop(r) for r in fresh):
-                    raw.ended = "stopped"
-                    return _finish(raw, out, sel)
                 if _final(fresh[-1]):
                     # Stop here: a grandchild still holding the pipe open must not stretch the run.
                     raw.ended = "done"
