@@ -27,7 +27,7 @@ from rl.estimators import EstimatorConfig, draw_masks, estimate_logps
 from rl.loss import grpo_loss
 from rl.problems import RLDataConfig, load_rl_problems
 from rl.rewards import REWARD_FUNCS, RewardConfig, score
-from rl.rollout import Rollout, generate_rollouts
+from rl.rollout import Rollout, RolloutConfig, generate_rollouts
 from train import dist
 from train.checkpoint import save_checkpoint
 from train.config import ConfigError, cli_config
@@ -55,6 +55,7 @@ class Config(RunSettings):
     diffusion_steps: int = 256
     block_length: int = 32
     temperature: float = 1.0
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)  # fast sampler modes (threshold, prefix cache)
     max_steps: int = 256
 
 
@@ -71,6 +72,8 @@ def validate(cfg: Config) -> None:
     unknown = set(cfg.rewards.funcs) - set(REWARD_FUNCS)
     if unknown:
         raise ConfigError(f"unknown reward functions {sorted(unknown)}; known: {sorted(REWARD_FUNCS)}")
+    if cfg.rollout.threshold is not None and not 0.0 < cfg.rollout.threshold <= 1.0:
+        raise ConfigError(f"rollout.threshold must be in (0, 1] or null, got {cfg.rollout.threshold}")
     cfg.grad_accum = n // cfg.micro_batch_size
 
 
@@ -118,20 +121,26 @@ def optimize(cfg: Config, engine, adapter, r: Rollout) -> dict:
     return {k: dist.all_reduce_mean(v / n) for k, v in sums.items()}
 
 
+def mask_generator(cfg: Config, step: int) -> torch.Generator:
+    """The mask draws' own stream: how many numbers the sampler consumed (fewer steps in threshold mode) must not
+    change the masks of a completion. (An int tuple: str hashes differ between processes.)"""
+    return torch.Generator().manual_seed(hash((cfg.seed, step, dist.rank(), 1)) % 2**62)
+
+
 def rl_step(cfg: Config, engine, tokenizer, adapter, problems: list[dict], step: int) -> dict:
     gen = torch.Generator().manual_seed(hash((cfg.seed, step, dist.rank())) % 2**62)
     marks = [time.perf_counter()]  # one per phase end: where a step's time goes, logged as time/<phase>
     engine.module.eval()
     r = generate_rollouts(engine.module, tokenizer, [p["prompt"] for p in problems], cfg.num_generations,
                           cfg.max_completion_length, cfg.diffusion_steps, cfg.block_length, cfg.temperature,
-                          cfg.chat_template, adapter.mask_token_id, gen, cfg.micro_batch_size)
+                          cfg.chat_template, adapter.mask_token_id, gen, cfg.micro_batch_size, cfg.rollout)
     marks.append(time.perf_counter())
     columns = {"tests": [p["tests"] for p in problems for _ in range(cfg.num_generations)],
                "prompt_code": [p.get("prompt_code", "") for p in problems for _ in range(cfg.num_generations)]}
     r.rewards, per_func = score(cfg.rewards, r.prompts, r.completions, r.completion_ids, columns)
     marks.append(time.perf_counter())
     r.advantages = ADVANTAGES[cfg.advantage](r.rewards, cfg.num_generations)
-    r.draw = draw_masks(cfg.estimator, r.completion_mask, r.prompt_ids.shape[1], gen)
+    r.draw = draw_masks(cfg.estimator, r.completion_mask, r.prompt_ids.shape[1], mask_generator(cfg, step))
     r.ref_logps = reference_logps(cfg, engine, adapter, r)
     marks.append(time.perf_counter())
     metrics = optimize(cfg, engine, adapter, r)
@@ -143,6 +152,7 @@ def rl_step(cfg: Config, engine, tokenizer, adapter, problems: list[dict], step:
         "reward_std": dist.all_reduce_mean(group_std),
         "frac_reward_zero_std": dist.all_reduce_mean(frac_zero_std(r.rewards, cfg.num_generations)),
         "completions/mean_length": dist.all_reduce_mean(r.completion_mask.sum(-1).float().mean().item()),
+        "rollout/nfe": dist.all_reduce_mean(float(r.nfe)),
         **{f"rewards/{name}/mean": dist.all_reduce_mean(v.mean().item()) for name, v in per_func.items()},
         **{f"time/{name}": dist.all_reduce_max(b - a)  # the slowest rank sets the pace
            for name, a, b in zip(phases, marks, marks[1:])},
