@@ -1,6 +1,6 @@
 """Benchmark: our sandboxed harness vs evalplus on MBPP+ samples (same samples, same workers, interleaved).
 
-python scripts/bench/harness.py [--limit N] [--workers 2] [--rounds 1] [--all-tests] [--tracing]
+python scripts/bench/harness.py [--limit N] [--every K] [--workers 2] [--rounds 1] [--all-tests] [--tracing]
 
 Samples: the 378 canonical solutions, and 378 wrong ones made deterministically from them: the entry point is
 wrapped so it still runs the canonical code (a wrong solution costs what a right one does) and then returns the
@@ -128,6 +128,7 @@ def tracing(problems: list, args, limits: Limits) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--every", type=int, default=1, help="every K-th problem (a spread-out subset)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--all-tests", action="store_true", help="ours runs every test (no fail-fast)")
@@ -137,7 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     use_offline_data()
     limits = Limits(timeout_per_test=args.timeout_per_test, timeout_per_problem=args.timeout_per_problem)
-    problems = with_expected(load_problems("mbpp")[: args.limit], workers=args.workers, progress=True)
+    problems = with_expected(load_problems("mbpp")[: args.limit : args.every], workers=args.workers, progress=True)
     sets = {"canonical": [(p, False) for p in problems], "mixed": [(p, w) for w in (False, True) for p in problems]}
     print(f"{len(problems)} MBPP+ problems, {sum(len(p.inputs) for p in problems)} tests, workers={args.workers}, "
           f"namespaces={'on' if namespaces_available() else 'off'}, ours: "
