@@ -29,7 +29,7 @@ from rl.estimators import EstimatorConfig, estimate_logps
 from rl.loss import grpo_loss
 from rl.problems import RLDataConfig, load_rl_problems
 from rl.rewards import REWARD_FUNCS, RewardConfig, score
-from rl.rollout import Rollout, draw_rollout_masks, generate_rollouts
+from rl.rollout import Rollout, RolloutConfig, draw_rollout_masks, generate_rollouts
 from train import dist
 from train.checkpoint import save_checkpoint
 from train.config import ConfigError, load_config
@@ -59,6 +59,7 @@ class Config(RunSettings):
     sampler: str = "llada"  # llada (semi-AR blocks) | dream (Dream's diffusion_generate: one canvas, alg schedule)
     alg: str = "entropy"  # sampler dream: origin | maskgit_plus | topk_margin | entropy
     temperature: float = 1.0
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)  # fast sampler modes (threshold, prefix cache)
     max_steps: int = 256
 
 
@@ -85,6 +86,8 @@ def validate(cfg: Config) -> None:
     unknown = set(cfg.rewards.funcs) - set(REWARD_FUNCS)
     if unknown:
         raise ConfigError(f"unknown reward functions {sorted(unknown)}; known: {sorted(REWARD_FUNCS)}")
+    if cfg.rollout.threshold is not None and not 0.0 < cfg.rollout.threshold <= 1.0:
+        raise ConfigError(f"rollout.threshold must be in (0, 1] or null, got {cfg.rollout.threshold}")
     cfg.grad_accum = n // cfg.micro_batch_size
     cfg.block_length = fit_block_schedule(cfg.max_completion_length, cfg.block_length, cfg.diffusion_steps,
                                           ("max_completion_length", "block_length", "diffusion_steps"))
@@ -135,6 +138,12 @@ def optimize(cfg: Config, engine, adapter, r: Rollout) -> dict:
     return {k: dist.all_reduce_mean(v / n) for k, v in sums.items()}
 
 
+def mask_generator(cfg: Config, step: int) -> torch.Generator:
+    """The mask draws' own stream: how many numbers the sampler consumed (fewer steps in threshold mode) must not
+    change the masks of a completion. (An int tuple: str hashes differ between processes.)"""
+    return torch.Generator().manual_seed(hash((cfg.seed, step, dist.rank(), 1)) % 2**62)
+
+
 def rl_step(cfg: Config, engine, tokenizer, adapter, problems: list[dict], step: int) -> dict:
     gen = torch.Generator().manual_seed(hash((cfg.seed, step, dist.rank())) % 2**62)
     marks = [time.perf_counter()]  # one per phase end: where a step's time goes, logged as time/<phase>
@@ -142,14 +151,15 @@ def rl_step(cfg: Config, engine, tokenizer, adapter, problems: list[dict], step:
     r = generate_rollouts(engine.module, tokenizer, [p["prompt"] for p in problems], cfg.num_generations,
                           cfg.max_completion_length, cfg.diffusion_steps, SAMPLER_OPTIONS[cfg.sampler](cfg),
                           cfg.temperature, cfg.chat_template, adapter.mask_token_id, gen, cfg.micro_batch_size,
-                          sampler=cfg.sampler)
+                          sampler=cfg.sampler, fast=cfg.rollout)
     marks.append(time.perf_counter())
     columns = {"tests": [p["tests"] for p in problems for _ in range(cfg.num_generations)],
                "prompt_code": [p.get("prompt_code", "") for p in problems for _ in range(cfg.num_generations)]}
     r.rewards, per_func = score(cfg.rewards, r.prompts, r.completions, r.completion_ids, columns)
     marks.append(time.perf_counter())
     r.advantages = ADVANTAGES[cfg.advantage](r.rewards, cfg.num_generations)
-    r.draw = draw_rollout_masks(cfg.estimator, r, gen)  # noise on every completion position; loss up to first EOS
+    # noise on every completion position (loss up to the first EOS), from the masks' own per-step stream
+    r.draw = draw_rollout_masks(cfg.estimator, r, mask_generator(cfg, step))
     r.ref_logps = reference_logps(cfg, engine, adapter, r)
     marks.append(time.perf_counter())
     metrics = optimize(cfg, engine, adapter, r)
@@ -161,6 +171,7 @@ def rl_step(cfg: Config, engine, tokenizer, adapter, problems: list[dict], step:
         "reward_std": dist.all_reduce_mean(group_std),
         "frac_reward_zero_std": dist.all_reduce_mean(frac_zero_std(r.rewards, cfg.num_generations)),
         "completions/mean_length": dist.all_reduce_mean(r.completion_mask.sum(-1).float().mean().item()),
+        "rollout/nfe": dist.all_reduce_mean(float(r.nfe)),
         **{f"rewards/{name}/mean": dist.all_reduce_mean(v.mean().item()) for name, v in per_func.items()},
         **{f"time/{name}": dist.all_reduce_max(b - a)  # the slowest rank sets the pace
            for name, a, b in zip(phases, marks, marks[1:])},

@@ -53,7 +53,7 @@ def barrier() -> None:
 
 
 def _all_reduce(value: float, op) -> float:
-    if not dist.is_initialized():
+    if not dist.is_initialized() or dist.get_world_size() == 1:  # a 1-rank collective is a no-op, not a free one
         return value
     t = torch.tensor([value], dtype=torch.float64, device=device())  # NCCL reduces only device tensors
     dist.all_reduce(t, op=op)

@@ -124,6 +124,29 @@ _DECODERS = {
 }
 
 
+_CONTAINER_BASES = (dict, list, tuple, set, frozenset)
+_LEAF_TYPES = frozenset({bool, int, float, str, bytes, complex, type(None)})
+
+
+def count_nodes(x, limit: int) -> int:
+    """The nodes to_tree and digest visit (a value, and for containers their items, dict keys and values each
+    count), up to limit + 1: a big output is sized by its containers' lengths instead of hashed node by node."""
+    total, stack = 1, [x]
+    while stack:
+        v = stack.pop()
+        base = next((b for b in _CONTAINER_BASES if isinstance(v, b)), None)
+        if base is None:
+            continue
+        # The base type's own iteration, as to_tree: a subclass's __iter__ is not called.
+        items = [*dict.keys(v), *dict.values(v)] if base is dict else list(base.__iter__(v))
+        total += len(items)
+        if total > limit:
+            return limit + 1
+        if not set(map(type, items)) <= _LEAF_TYPES:  # type() per item runs in C; most outputs stop here
+            stack.extend(item for item in items if isinstance(item, _CONTAINER_BASES))
+    return total
+
+
 def dumps(x, max_items: int | None = None) -> str:
     """Encode to compact JSON text; raises TooBig beyond `max_items` nodes."""
     budget = None if max_items is None else [max_items]

@@ -17,6 +17,7 @@ import atexit
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from repair.execution import compare
 from repair.execution.sandbox import Limits, RawRun, Sandbox, SandboxPool
 
-STATUSES = ("pass", "fail", "error", "timeout", "crashed")
+STATUSES = ("pass", "fail", "error", "timeout", "crashed", "skipped")  # skipped: after the first failure (fail_fast)
 MAX_RESTARTS = 4
 MAX_ITEMS = 200_000  # outputs with more nodes travel as a digest
 MAX_DIGEST_ITEMS = 5_000_000  # beyond this an output is an error (hashing it would take longer than the test)
@@ -38,7 +39,7 @@ class TestResult:
     __test__ = False  # not a pytest test class
 
     index: int
-    status: str  # pass | fail | error | timeout | crashed
+    status: str  # pass | fail | error | timeout | crashed | skipped
     exc_type: str | None = None
     message: str | None = None
     frames: list[int] = field(default_factory=list)  # candidate line numbers, innermost last
@@ -130,7 +131,9 @@ def _record(rec: list) -> dict:
             "trace_lines": trace, "seconds": seconds, "encoded": encoded}
 
 
-def _run_pass(sandbox: Sandbox, spec: _Pass, indices: list[int], limits: Limits) -> dict[int, dict]:
+def _run_pass(sandbox: Sandbox, spec: _Pass, indices: list[int], limits: Limits,
+              stop: Callable[[list], bool] | None = None) -> dict[int, dict]:
+    """Raw outcomes {index: record dict}; `stop(record)` ends the pass early, the tests not run are "skipped"."""
     results: dict[int, dict] = {}
     pending, deadline, restarts = list(indices), time.monotonic() + limits.timeout_per_problem, 0
     while pending:
@@ -138,7 +141,7 @@ def _run_pass(sandbox: Sandbox, spec: _Pass, indices: list[int], limits: Limits)
         if left <= 0:
             results.update({i: _casualty(i, RawRun(ended="problem-timeout"), "problem wall timeout") for i in pending})
             break
-        raw = sandbox.run(spec.payload(pending, limits), replace(limits, timeout_per_problem=left))
+        raw = sandbox.run(spec.payload(pending, limits), replace(limits, timeout_per_problem=left), stop)
         load = next((r for r in raw.records if r[0] == "load"), None)
         if load is None or load[1] != "ok":
             fate = _casualty(pending[0], raw) if load is None else dict(
@@ -148,6 +151,9 @@ def _run_pass(sandbox: Sandbox, spec: _Pass, indices: list[int], limits: Limits)
         results.update({r[1]: _record(r) for r in raw.records if r[0] == "test"})
         pending = [i for i in pending if i not in results]
         if not pending:
+            break
+        if raw.ended == "stopped":
+            results.update({i: {"status": "skipped", "message": "not run: an earlier test failed"} for i in pending})
             break
         results[pending[0]] = _casualty(pending[0], raw)
         pending, restarts = pending[1:], restarts + 1
@@ -170,20 +176,31 @@ def _judge(problem, index: int, res: dict, expected: list | None) -> TestResult:
 
 
 def run_tests(problem, program: str, indices: list[int] | None = None, *, limits: Limits = DEFAULT_LIMITS,
-              trace: bool = False, max_trace_lines: int = 256, sandbox: Sandbox | None = None) -> ProblemResult:
+              trace: bool = False, max_trace_lines: int = 256, sandbox: Sandbox | None = None,
+              fail_fast: bool = False) -> ProblemResult:
     """Run the selected tests (default: all) of `problem` on `program` in one sandboxed process.
 
     With `trace=True`, failing/erroring tests are re-run under a line tracer (paper, Stage 2) and get `trace_lines`.
+    With `fail_fast=True` (a verdict only, as evalplus's default fast_check) the parent judges each output as it
+    arrives and ends the run at the first test that does not pass; the tests after it are "skipped".
     """
     indices = list(range(test_count(problem))) if indices is None else list(indices)
     if sandbox is None:
         with default_pool().lease() as sb:
             return run_tests(problem, program, indices, limits=limits, trace=trace,
-                             max_trace_lines=max_trace_lines, sandbox=sb)
+                             max_trace_lines=max_trace_lines, sandbox=sb, fail_fast=fail_fast)
     kind, specs, expected = _specs(problem, indices)
     spec = _Pass(kind, program, problem.entry_point, specs, False, max_trace_lines)
-    raw = _run_pass(sandbox, spec, indices, limits) if indices else {}
-    tests = [_judge(problem, i, raw[i], expected[i]) for i in indices]
+    judged: dict[int, TestResult] = {}
+
+    def failed(record: list) -> bool:  # judged in the parent as records arrive; kept, so judged once
+        if record[0] != "test" or record[1] not in expected:
+            return False
+        judged[record[1]] = _judge(problem, record[1], _record(record), expected[record[1]])
+        return judged[record[1]].status != "pass"
+
+    raw = _run_pass(sandbox, spec, indices, limits, failed if fail_fast else None) if indices else {}
+    tests = [judged.get(i) or _judge(problem, i, raw[i], expected[i]) for i in indices]
     # Timeouts with a stack localize by it; one without (stuck outside candidate code) is traced like a failure.
     failing = [t.index for t in tests if t.status in ("fail", "error") or (t.status == "timeout" and not t.frames)]
     if trace and failing:
@@ -233,7 +250,7 @@ def default_pool(workers: int = 1) -> SandboxPool:
 
 def run_many(jobs: list[tuple[Any, str, list[int] | None]], *, workers: int = 2, limits: Limits = DEFAULT_LIMITS,
              trace: bool = False, max_trace_lines: int = 256, progress: bool = True,
-             pool: SandboxPool | None = None) -> list[ProblemResult]:
+             pool: SandboxPool | None = None, fail_fast: bool = False) -> list[ProblemResult]:
     """jobs = [(problem, program, indices or None)]; results in job order; `workers` sandboxes run in parallel."""
     from tqdm import tqdm
 
@@ -243,7 +260,7 @@ def run_many(jobs: list[tuple[Any, str, list[int] | None]], *, workers: int = 2,
         problem, program, indices = job
         with pool.lease() as sb:
             return run_tests(problem, program, indices, limits=limits, trace=trace,
-                             max_trace_lines=max_trace_lines, sandbox=sb)
+                             max_trace_lines=max_trace_lines, sandbox=sb, fail_fast=fail_fast)
 
     # Longest first (by the reference solution's run time, when known) so one slow problem does not end the run alone.
     order = sorted(range(len(jobs)), key=lambda k: -(getattr(jobs[k][0], "reference_seconds", 0.0) or 0.0))

@@ -128,14 +128,22 @@ class OutputTooLarge(Exception):
 
 
 def _encode(value, codec, max_items: int, max_digest_items: int) -> list:
-    try:
-        return ["v", codec.dumps(value, max_items)]
-    except codec.TooBig:
-        pass
+    # Sized first (cheap): an output too big even for a digest used to be hashed for seconds before giving up.
+    size = 1 if type(value) in _SCALARS else codec.count_nodes(value, max_digest_items)
+    if size > max_digest_items:
+        raise OutputTooLarge(f"output has more than {max_digest_items} items")
+    if size <= max_items:
+        try:
+            return ["v", codec.dumps(value, max_items)]
+        except codec.TooBig:
+            pass
     try:
         return ["d", codec.digest(value, max_digest_items)]
     except codec.TooBig:
         raise OutputTooLarge(f"output has more than {max_digest_items} items") from None
+
+
+_SCALARS = (int, float, str, bool, type(None))
 
 
 def _run_one(emit, codec, namespace, payload, index, spec) -> None:

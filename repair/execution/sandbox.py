@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -82,7 +83,7 @@ class RawRun:
 
     records: list = field(default_factory=list)
     output: bytes = b""
-    ended: str = "done"  # done | exit | test-timeout | problem-timeout | overflow
+    ended: str = "done"  # done | exit | test-timeout | problem-timeout | overflow | stopped
     seconds: float = 0.0
 
 
@@ -217,7 +218,8 @@ class Sandbox:
         self._proc.kill()
         return RawRun(ended="exit", output=b"sandbox fork server died")
 
-    def run(self, payload: dict, limits: Limits) -> RawRun:
+    def run(self, payload: dict, limits: Limits, stop: Callable[[list], bool] | None = None) -> RawRun:
+        """One child run; `stop(record)` (optional, trusted parent code) may end it early (ended = "stopped")."""
         if not self.alive():
             self.close()
             self._start()
@@ -230,7 +232,7 @@ class Sandbox:
         try:
             raw = self._deliver(pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL), res_w, out_w)
             if raw is None:
-                raw = _watch(res_r, out_r, token, limits, started)
+                raw = _watch(res_r, out_r, token, limits, started, stop)
         finally:
             self.sweep()
             for fd in (res_r, out_r):
@@ -241,7 +243,8 @@ class Sandbox:
         return raw
 
 
-def _watch(res_r: int, out_r: int, token: str, limits: Limits, started: float) -> RawRun:
+def _watch(res_r: int, out_r: int, token: str, limits: Limits, started: float,
+           stop: Callable[[list], bool] | None = None) -> RawRun:
     """Read both pipes until the result channel closes or a deadline passes."""
     raw, prefix = RawRun(), token.encode() + b" "
     buf, total, out = b"", 0, bytearray()
@@ -279,6 +282,11 @@ def _watch(res_r: int, out_r: int, token: str, limits: Limits, started: float) -
             buf = lines.pop()
             fresh = [_parse(line, prefix) for line in lines]
             fresh = [r for r in fresh if r is not None]
+            for k, record in enumerate(fresh):
+                if stop is not None and stop(record):  # records after it (same chunk) are dropped: deterministic
+                    raw.records.extend(fresh[: k + 1])
+                    raw.ended = "stopped"
+                    return _finish(raw, out, sel)
             raw.records.extend(fresh)
             if fresh:
                 last = time.monotonic()

@@ -215,3 +215,32 @@ def test_evalplus_comparison_rules():
     assert judge(["v", '["l",3,1,2]'], ["v", [1, 2, 3]], None, dataset="mbpp", entry_point="similar_elements")[0]
     assert not judge(["v", '["l",3,1,2]'], ["v", [1, 2, 3]], None)[0]
     assert judge(["v", '["t",1,2]'], ["v", (1.0, 2)], None)[0]
+
+
+def test_fail_fast_stops_at_the_first_failing_test(pool):
+    prog = "def add(a, b):\n    return a + b if a != 2 else 0\n"  # test 1 fails
+    res = run(pool, prog, fail_fast=True)
+    assert statuses(res) == ["pass", "fail", "skipped"] and res.status == "fail" and res.passed == 1
+    assert statuses(run(pool, prog)) == ["pass", "fail", "pass"]  # without it every test runs
+    assert run(pool, "def add(a, b):\n    return a + b\n", fail_fast=True).status == "pass"
+
+
+def test_output_sizes_are_counted_like_the_encoder_counts_them():
+    from repair.execution import codec
+
+    class Sub(list):
+        def __iter__(self):  # the encoder iterates the base type, not this
+            return iter([])
+
+    for value in (1, "ab", [], [1, [2, [3, {}]]], {1: [2, 3], (4, 5): {6}}, Sub([1, 2, (3,)]), frozenset({1, 2}),
+                  [[1] * 5] * 7, {"a": {"b": {"c": [1, 2, 3]}}}, [None, 1.5, b"x", 3j]):
+        for limit in (3, 5, 100):
+            budget = [limit]
+            try:
+                codec.to_tree(value, budget)
+                expected = limit - budget[0]
+            except codec.TooBig:
+                expected = limit + 1
+            assert codec.count_nodes(value, limit) == expected, (value, limit)
+    huge = [tuple(range(50))] * 1_000_000  # 51M nodes: sized in well under a second, not hashed
+    assert codec.count_nodes(huge, 5_000_000) == 5_000_001
