@@ -1,11 +1,11 @@
 # Shared by scripts/minicode.sh and scripts/minicode_full.sh (sourced, not run).
 # stage NAME TITLE FUNCTION: runs FUNCTION once; its wall seconds go to $RUN/stages/NAME (the done marker, so a
 # rerun skips the stage; delete the file to redo it). The entry points resume on their own within a stage.
-GEN=${GEN:-64}  # completion tokens: the longest canonical minicode body is well under 64 tokens
-# repair.evaluate settings of every minicode evaluation (the paper's S and K scaled by gen length / 512 -> 8;
-# N = gen length, one token per step, where the paper commits 4 per step at N = 128, L = 512).
+GEN=${GEN:-96}  # completion tokens: the longest canonical minicode bodies are ~86 tokens with the small tokenizer
+# repair.evaluate settings of every minicode evaluation: the paper's S = K = 64 at L = 512 scaled to L = 96 -> 12;
+# R = 3, tau = 0.2 as the paper; N = L (one token per step) where the paper commits 4 per step (N = 128, L = 512).
 EVAL_ARGS=(--problems "$RUN/eval.jsonl" --seeds 0 --gen-length "$GEN" --block-length "$GEN" --steps "$GEN"
-           --repair-steps 8 --budget-k 8 --rounds 3)
+           --repair-steps 12 --budget-k 12 --rounds 3 --batch-size 8)
 
 stage() {
   local name=$1 title=$2 fn=$3
