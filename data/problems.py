@@ -82,7 +82,9 @@ def problem_from_row(row: dict, dataset: str | None = None) -> Problem:
                    n_base=len(base))
 
 
-PROBLEM_FIELDS = ("task_id", ("tests", "test_cases", "base_input", "plus_input"))  # what a problem row needs
+# What a problem row needs to be read; a row without tests is refused afterwards by require_tests, which names every
+# such problem at once.
+PROBLEM_FIELDS = ("task_id",)
 
 
 def _read_problems(path: str) -> list[Problem]:
@@ -94,7 +96,12 @@ def _read_problems(path: str) -> list[Problem]:
             raise UsageError(f"{path}:{line}: task_id {row['task_id']!r} repeats line {first_line[row['task_id']]} "
                              "in the problems file; task ids must be unique")
         first_line[row["task_id"]] = line
-    return [problem_from_row(row) for row in f.rows]
+    problems = [problem_from_row(row) for row in f.rows]
+    empty = [(p.task_id, line) for p, line in zip(problems, f.lines) if n_tests(p) == 0]
+    if empty:
+        raise UsageError(f"{path}:{empty[0][1]}: {_no_tests(len(empty), [t for t, _ in empty])} (missing field "
+                         "'tests' or 'test_cases', or empty base_input / plus_input)")
+    return problems
 
 
 def load_problems(dataset: str | None = None, path: str | None = None) -> list[Problem]:
@@ -126,10 +133,14 @@ def require_tests(problems: list[Problem]) -> list[Problem]:
     passes any program."""
     empty = [p.task_id for p in problems if n_tests(p) == 0]
     if empty:
-        shown = ", ".join(empty[:20]) + (f" and {len(empty) - 20} more" if len(empty) > 20 else "")
-        raise UsageError(f"{len(empty)} problem(s) have no tests, so no held-out test could judge them "
-                         f"(an empty held-out split would count as passed): {shown}")
+        raise UsageError(_no_tests(len(empty), empty))
     return problems
+
+
+def _no_tests(n: int, task_ids: list[str]) -> str:
+    shown = ", ".join(task_ids[:20]) + (f" and {n - 20} more" if n > 20 else "")
+    return (f"{n} problem(s) have no tests, so no held-out test could judge them (an empty held-out split would "
+            f"count as passed): {shown}")
 
 
 def split_tests(problem: Problem, feedback_fraction: float = 0.2, seed: int = 42) -> TestSplit:

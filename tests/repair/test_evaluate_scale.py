@@ -15,6 +15,7 @@ import pytest
 
 from data.problems import problem_from_row, split_tests
 from data.tiny_problems import TINY_PROBLEMS
+from data.usage import UsageError
 from repair.execution import Limits, SandboxPool
 from repair.loop import Engine, LoopConfig, make_task
 from repair.strategies import run_strategy
@@ -125,7 +126,7 @@ def test_config_allows_another_batch_size_but_not_other_settings(tmp_path):
     base = ["--model", "m", "--dataset", "mbpp", "--out", str(tmp_path)]
     record_config(parse_args(base), base)
     record_config(parse_args(base + ["--batch-size", "8", "--overlap", "1"]), base)
-    with pytest.raises(SystemExit, match="other settings"):
+    with pytest.raises(UsageError, match="other settings"):
         record_config(parse_args(base + ["--steps", "64"]), base)
 
 

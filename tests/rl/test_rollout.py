@@ -11,8 +11,8 @@ PROMPTS = ["def add(a, b):\n", "def is_even(n):\n    return"]
 
 def _rollouts(model, tokenizer, fast: RolloutConfig | None):
     mask_id = model.config.mask_token_id
-    return generate_rollouts(model, tokenizer, PROMPTS, 4, 32, 32, 32, 1.0, False, mask_id,
-                             torch.Generator().manual_seed(0), 4, fast)
+    return generate_rollouts(model, tokenizer, PROMPTS, 4, 32, 32, {"block_length": 32}, 1.0, False, mask_id,
+                             torch.Generator().manual_seed(0), 4, fast=fast)
 
 
 def test_fast_rollouts_store_the_same_masks_and_estimator_inputs(tiny_model, tiny_tokenizer):
