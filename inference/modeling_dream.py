@@ -15,11 +15,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from inference.configuration_dream import DreamConfig
+from inference.modeling_common import lm_output, register_auto_classes
 from inference.modeling_llada import rotate_half
 
 KVCache = tuple[tuple[torch.Tensor, torch.Tensor], ...]
@@ -197,24 +198,7 @@ class DreamModel(PreTrainedModel):
         x = self.model.norm(x)
         if hidden_states is not None:
             hidden_states.append(x)
-        return CausalLMOutputWithPast(
-            logits=self.lm_head(x),  # [B, T, V], row i scores token i + 1
-            past_key_values=tuple(presents) if presents is not None else None,
-            hidden_states=tuple(hidden_states) if hidden_states is not None else None,
-        )
+        return lm_output(self.lm_head(x), presents, hidden_states)  # [B, T, V], row i scores token i + 1
 
 
-def register_auto_classes() -> None:
-    """Make AutoConfig / AutoModel resolve model_type "Dream" to this implementation (no trust_remote_code)."""
-    try:
-        AutoConfig.register("Dream", DreamConfig)
-    except ValueError:  # already registered in this process
-        pass
-    for auto in (AutoModel, AutoModelForMaskedLM):
-        try:
-            auto.register(DreamConfig, DreamModel)
-        except ValueError:
-            pass
-
-
-register_auto_classes()
+register_auto_classes("Dream", DreamConfig, DreamModel)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from inference.configuration_llada import LLaDAConfig
+from inference.modeling_common import lm_output, register_auto_classes
 
 KVCache = tuple[tuple[torch.Tensor, torch.Tensor], ...]
 
@@ -182,24 +183,7 @@ class LLaDAModelLM(PreTrainedModel):
         if hidden_states is not None:
             hidden_states.append(x)
         logits = tr.ff_out(x)  # [B, T, V]
-        return CausalLMOutputWithPast(
-            logits=logits,
-            past_key_values=tuple(presents) if presents is not None else None,
-            hidden_states=tuple(hidden_states) if hidden_states is not None else None,
-        )
+        return lm_output(logits, presents, hidden_states)
 
 
-def register_auto_classes() -> None:
-    """Make AutoConfig / AutoModel resolve model_type "llada" to this implementation (no trust_remote_code)."""
-    try:
-        AutoConfig.register("llada", LLaDAConfig)
-    except ValueError:  # already registered in this process
-        pass
-    for auto in (AutoModel, AutoModelForMaskedLM):
-        try:
-            auto.register(LLaDAConfig, LLaDAModelLM)
-        except ValueError:
-            pass
-
-
-register_auto_classes()
+register_auto_classes("llada", LLaDAConfig, LLaDAModelLM)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from inference.adapters import ModelAdapter, align_logits, get_adapter
+from inference.modeling_common import output_cache
 
 # One stream for the whole batch (the reference's), or one generator per row: then a row's draws depend on that row
 # alone, never on which other rows share the batch (batched evaluation gives the rows of batch size 1).
@@ -218,7 +219,7 @@ def _call(fw: _Forward, ids: torch.Tensor, att: torch.Tensor | None, refresh: bo
         return fw.model(input_ids=ids, attention_mask=att).logits, 0
     if refresh:
         out = fw.model(input_ids=ids, attention_mask=att, use_cache=True)
-        fw.cache = tuple((k[:, :, : fw.cache_start], v[:, :, : fw.cache_start]) for k, v in out.past_key_values)
+        fw.cache = tuple((k[:, :, : fw.cache_start], v[:, :, : fw.cache_start]) for k, v in output_cache(out))
         return out.logits, 0
     # The mask spans past + current; the model continues positions after the cached prefix.
     out = fw.model(input_ids=ids[:, fw.cache_start:], attention_mask=att, past_key_values=fw.cache)

@@ -10,6 +10,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, Qwen2Config, Qwen
 
 from inference.adapters import align_logits, get_adapter, token_logits
 from inference.configuration_dream import DIFFUCODER_7B, DREAM_7B, DREAM_7B_PARAMETERS, DreamConfig
+from inference.modeling_common import output_cache
 from inference.modeling_dream import DreamModel, default_positions
 
 
@@ -120,7 +121,7 @@ def test_prefix_cache_matches_the_full_forward(dream):
     att[0, :3] = 0
     with torch.no_grad():
         full = dream(ids, attention_mask=att, use_cache=True)
-        cache = tuple((k[:, :, :9], v[:, :, :9]) for k, v in full.past_key_values)
+        cache = tuple((k[:, :, :9], v[:, :, :9]) for k, v in output_cache(full))
         tail = dream(ids[:, 9:], attention_mask=att, past_key_values=cache).logits
     torch.testing.assert_close(tail, full.logits[:, 9:], atol=1e-5, rtol=0)
 

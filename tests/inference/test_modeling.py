@@ -8,6 +8,7 @@ from transformers import AutoConfig, AutoModel
 
 from inference.adapters import get_adapter
 from inference.configuration_llada import LLaDAConfig
+from inference.modeling_common import output_cache
 from inference.modeling_llada import LLaDAModelLM
 
 
@@ -128,10 +129,10 @@ def test_kv_prefix_cache_matches_full_forward_for_prefix_independent_suffix(tiny
     ids = _ids(tiny_model, B=1, L=16)
     with torch.no_grad():
         out = tiny_model(ids[:, :10], use_cache=True)
-        cached = tiny_model(ids[:, 10:], past_key_values=out.past_key_values).logits
+        cached = tiny_model(ids[:, 10:], past_key_values=output_cache(out)).logits
         # the full pass lets prefix rows attend to the suffix, so compare the suffix's keys/queries path only:
-        full_k = tiny_model(ids, use_cache=True).past_key_values[0][0]
-    torch.testing.assert_close(out.past_key_values[0][0], full_k[:, :, :10], atol=1e-5, rtol=1e-5)
+        full_k = output_cache(tiny_model(ids, use_cache=True))[0][0]
+    torch.testing.assert_close(output_cache(out)[0][0], full_k[:, :, :10], atol=1e-5, rtol=1e-5)
     assert cached.shape == (1, 6, tiny_model.config.vocab_size)
 
 

@@ -1,0 +1,37 @@
+"""What the model families share beyond their math: the output object and the Auto-class registration.
+
+transformers 5 renamed the output's key/value cache `past_key_values` -> `cache` and warns on every use of the old
+name (once per process and rank, in every run); 4.x only has the old one. Both families build and read the cache
+through these helpers, so neither name is spelled outside this file.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
+from transformers.modeling_outputs import CausalLMOutputWithPast
+
+CACHE_FIELD = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
+
+
+def lm_output(logits: torch.Tensor, presents: list | None, hidden_states: list | None) -> CausalLMOutputWithPast:
+    return CausalLMOutputWithPast(logits=logits, hidden_states=tuple(hidden_states) if hidden_states is not None else None,
+                                  **{CACHE_FIELD: tuple(presents) if presents is not None else None})
+
+
+def output_cache(out: CausalLMOutputWithPast):
+    """The per-layer (k, v) tuples a forward with use_cache=True returned."""
+    return getattr(out, CACHE_FIELD)
+
+
+def register_auto_classes(model_type: str, config_cls, model_cls) -> None:
+    """Make AutoConfig / AutoModel resolve `model_type` to our implementation (no trust_remote_code)."""
+    try:
+        AutoConfig.register(model_type, config_cls)
+    except ValueError:  # already registered in this process
+        pass
+    for auto in (AutoModel, AutoModelForMaskedLM):
+        try:
+            auto.register(config_cls, model_cls)
+        except ValueError:
+            pass
