@@ -74,8 +74,9 @@ def summary(run: Path, sft_model: str, rl_model: str, evaluate_args: list[str]) 
         "eval": eval_figures(run / "eval"),
         "rl": rl_figures(run / "rl"), "eval_after_rl": eval_figures(run / "eval-rl"),
         "synthesis": None if pairs is None else {k: pairs.get(k) for k in
-                                                 ("pairs", "this_run", "diversity_ngram_jaccard",
-                                                  "complexity_edit_distance", "broken_parses")},
+                                                 ("pairs", "this_run", "diversity_fixed_ngram_jaccard",
+                                                  "diversity_broken_ngram_jaccard", "complexity_edit_distance",
+                                                  "broken_parses")},
         "fast_modes": {name: (eval_figures(run / d) or {}).get("no-repair") for name, d in
                        (("plain", "eval"), ("threshold", "eval-threshold"),
                         ("threshold+cache", "eval-threshold-cache"))},
