@@ -27,7 +27,12 @@ def minicode_sft(tiny_model_dir, tmp_path_factory) -> Path:
                                    f"output_dir={out}", "data.max_examples=256", "micro_batch_size=8",
                                    "max_steps=40", "log_every=1", "optim.lr=3e-3", "use_wandb=false",
                                    "save_every=1000"])
-    sft.main(cfg)
+    saved = dict(os.environ)
+    try:
+        sft.main(cfg)
+    finally:  # a 1-rank run sets MASTER_PORT etc. for itself: later subprocesses must not inherit a port it holds
+        os.environ.clear()
+        os.environ.update(saved)
     return out
 
 
