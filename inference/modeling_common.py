@@ -14,6 +14,12 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 CACHE_FIELD = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
 
 
+def padding_bias(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """[B, L] 1/0 mask -> additive [B, 1, 1, L] bias (0 where attended, dtype-min where padded)."""
+    keep = attention_mask.to(dtype)[:, None, None, :]
+    return (1.0 - keep) * torch.finfo(dtype).min
+
+
 def lm_output(logits: torch.Tensor, presents: list | None, hidden_states: list | None) -> CausalLMOutputWithPast:
     return CausalLMOutputWithPast(logits=logits, hidden_states=tuple(hidden_states) if hidden_states is not None else None,
                                   **{CACHE_FIELD: tuple(presents) if presents is not None else None})

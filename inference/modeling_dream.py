@@ -20,7 +20,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from inference.configuration_dream import DreamConfig
-from inference.modeling_common import lm_output, register_auto_classes
+from inference.modeling_common import lm_output, padding_bias, register_auto_classes
 from inference.modeling_llada import rotate_half
 
 KVCache = tuple[tuple[torch.Tensor, torch.Tensor], ...]
@@ -128,8 +128,7 @@ def attention_bias(attention_mask, dtype: torch.dtype) -> torch.Tensor | None:
         return None
     if attention_mask.dim() == 4:
         return attention_mask if attention_mask.dtype == torch.bool else attention_mask.to(dtype)
-    keep = attention_mask.to(dtype)[:, None, None, :]
-    return (1.0 - keep) * torch.finfo(dtype).min
+    return padding_bias(attention_mask, dtype)
 
 
 class DreamModel(PreTrainedModel):

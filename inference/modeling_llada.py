@@ -17,7 +17,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from inference.configuration_llada import LLaDAConfig
-from inference.modeling_common import lm_output, register_auto_classes
+from inference.modeling_common import lm_output, padding_bias, register_auto_classes
 
 KVCache = tuple[tuple[torch.Tensor, torch.Tensor], ...]
 
@@ -115,12 +115,6 @@ class LLaDAModel(nn.Module):
                 ff_out=nn.Linear(config.d_model, config.padded_vocab_size, bias=False),
             )
         )
-
-
-def padding_bias(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """[B, L] 1/0 mask -> additive [B, 1, 1, L] bias (0 where attended, dtype-min where padded)."""
-    keep = attention_mask.to(dtype)[:, None, None, :]
-    return (1.0 - keep) * torch.finfo(dtype).min
 
 
 class LLaDAModelLM(PreTrainedModel):
