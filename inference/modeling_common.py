@@ -8,8 +8,32 @@ through these helpers, so neither name is spelled outside this file.
 from __future__ import annotations
 
 import torch
+from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
 from transformers.modeling_outputs import CausalLMOutputWithPast
+
+KVCache = tuple[tuple[torch.Tensor, torch.Tensor], ...]  # per layer (k, v)
+
+
+class RMSNorm(nn.Module):
+    """Both families' RMSNorm: normalise in fp32 (as the references do), scale in the input dtype."""
+
+    def __init__(self, size: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x32.to(dtype)
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
 
 CACHE_FIELD = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
 

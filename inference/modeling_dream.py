@@ -20,23 +20,14 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from inference.configuration_dream import DreamConfig
-from inference.modeling_common import lm_output, padding_bias, register_auto_classes
-from inference.modeling_llada import rotate_half
-
-KVCache = tuple[tuple[torch.Tensor, torch.Tensor], ...]
-
-
-class DreamRMSNorm(nn.Module):
-    def __init__(self, size: int, eps: float):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(size))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dtype = x.dtype
-        x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x32.to(dtype)
+from inference.modeling_common import (
+    KVCache,
+    RMSNorm,
+    lm_output,
+    padding_bias,
+    register_auto_classes,
+    rotate_half,
+)
 
 
 def rope_cos_sin(positions: torch.Tensor, head_dim: int, theta: float, dtype: torch.dtype):
@@ -92,8 +83,8 @@ class DreamDecoderLayer(GradientCheckpointingLayer):
         super().__init__()
         self.self_attn = DreamAttention(config)
         self.mlp = DreamMLP(config)
-        self.input_layernorm = DreamRMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.post_attention_layernorm = DreamRMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None = None,
                 layer_past: tuple[torch.Tensor, torch.Tensor] | None = None, use_cache: bool = False):
@@ -110,7 +101,7 @@ class DreamBaseModel(nn.Module):
         super().__init__()
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, config.pad_token_id)
         self.layers = nn.ModuleList(DreamDecoderLayer(config) for _ in range(config.num_hidden_layers))
-        self.norm = DreamRMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
 
 def default_positions(attention_mask: torch.Tensor | None, past_len: int, T: int, B: int,
@@ -152,7 +143,7 @@ class DreamModel(PreTrainedModel):
             nn.init.normal_(module.weight, mean=0.0, std=std)
             if getattr(module, "bias", None) is not None:
                 nn.init.zeros_(module.bias)
-        elif isinstance(module, DreamRMSNorm):
+        elif isinstance(module, RMSNorm):
             nn.init.ones_(module.weight)
 
     def get_input_embeddings(self) -> nn.Embedding:

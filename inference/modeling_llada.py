@@ -17,23 +17,14 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from inference.configuration_llada import LLaDAConfig
-from inference.modeling_common import lm_output, padding_bias, register_auto_classes
-
-KVCache = tuple[tuple[torch.Tensor, torch.Tensor], ...]
-
-
-class LLaDARMSNorm(nn.Module):
-    def __init__(self, size: int, eps: float):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(size))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Normalise in fp32 (as the reference does under autocast-off), scale in the input dtype.
-        dtype = x.dtype
-        x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x32.to(dtype)
+from inference.modeling_common import (
+    KVCache,
+    RMSNorm,
+    lm_output,
+    padding_bias,
+    register_auto_classes,
+    rotate_half,
+)
 
 
 def rotary_sin_cos(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,11 +33,6 @@ def rotary_sin_cos(positions: torch.Tensor, head_dim: int, theta: float) -> tupl
     freqs = torch.outer(positions.float(), inv_freq)  # [T, hd/2]
     emb = torch.cat((freqs, freqs), dim=-1)  # [T, hd]
     return emb.sin(), emb.cos()
-
-
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    x1, x2 = x.unflatten(-1, (2, x.shape[-1] // 2)).unbind(-2)
-    return torch.cat((-x2, x1), dim=-1)
 
 
 def apply_rope(x: torch.Tensor, sin: torch.Tensor, cos: torch.Tensor, full_precision: bool) -> torch.Tensor:
@@ -60,8 +46,8 @@ class LLaDABlock(GradientCheckpointingLayer):
         d, kv_dim, hidden = config.d_model, config.effective_n_kv_heads * (config.d_model // config.n_heads), config.ffn_hidden_size
         self.n_heads, self.n_kv_heads, self.head_dim = config.n_heads, config.effective_n_kv_heads, d // config.n_heads
         self.rope_theta, self.rope_full_precision = config.rope_theta, config.rope_full_precision
-        self.attn_norm = LLaDARMSNorm(d, config.rms_norm_eps)
-        self.ff_norm = LLaDARMSNorm(d, config.rms_norm_eps)
+        self.attn_norm = RMSNorm(d, config.rms_norm_eps)
+        self.ff_norm = RMSNorm(d, config.rms_norm_eps)
         self.q_proj = nn.Linear(d, d, bias=False)
         self.k_proj = nn.Linear(d, kv_dim, bias=False)
         self.v_proj = nn.Linear(d, kv_dim, bias=False)
@@ -111,7 +97,7 @@ class LLaDAModel(nn.Module):
             dict(
                 wte=nn.Embedding(config.padded_vocab_size, config.d_model),
                 blocks=nn.ModuleList(LLaDABlock(config) for _ in range(config.n_layers)),
-                ln_f=LLaDARMSNorm(config.d_model, config.rms_norm_eps),
+                ln_f=RMSNorm(config.d_model, config.rms_norm_eps),
                 ff_out=nn.Linear(config.d_model, config.padded_vocab_size, bias=False),
             )
         )
@@ -135,7 +121,7 @@ class LLaDAModelLM(PreTrainedModel):
         std = self.config.init_std
         if isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, mean=0.0, std=std)
-        elif isinstance(module, LLaDARMSNorm):
+        elif isinstance(module, RMSNorm):
             nn.init.ones_(module.weight)
 
     def get_input_embeddings(self) -> nn.Embedding:

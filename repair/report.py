@@ -28,6 +28,7 @@ from rapidfuzz.distance import Levenshtein
 from scipy import stats
 
 from data.usage import UsageError, run_cli
+from repair.report_figures import figure2, figure3
 
 MAIN = ("no-repair", "global-low-confidence", "core-reimpl", "best-of-2", "trace-guided")
 ERROR_TYPES = ("syntax", "runtime", "assertion")
@@ -284,58 +285,6 @@ def edit_table(runs: dict, strategies: list[str]) -> list[str]:
     return lines
 
 
-# ---- figures ----
-def figure2(runs: dict, strategies: list[str], path: Path, title: str) -> None:
-    """Localization method distribution (paper Figure 2): share of problems per method, one bar group per strategy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shown = [s for s in strategies if sum(localization_counts(_pooled(runs, s)).values())] or [REFERENCE]
-    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(shown), 3.6))
-    width = 0.8 / len(LOC_METHODS)
-    for k, method in enumerate(LOC_METHODS):
-        shares = []
-        for s in shown:
-            c = localization_counts(_pooled(runs, s))
-            shares.append(100.0 * c[method] / max(1, sum(c.values())))
-        ax.bar([i + (k - 1) * width for i in range(len(shown))], shares, width, label=method)
-    ax.set_xticks(range(len(shown)), shown, rotation=15)
-    ax.set_ylabel("% of localized problems")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def figure3(runs: dict, path: Path, title: str) -> None:
-    """Token edit distance of repairs (paper Figure 3): trace-guided vs global low-confidence."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    series = {s: edit_distances(_pooled(runs, s)) for s in (REFERENCE, "global-low-confidence")}
-    top = max([1] + [max(d) for d in series.values() if d])
-    bins = list(range(0, top + 2))
-    for s, d in series.items():
-        if d:
-            zero = 100.0 * sum(x == 0 for x in d) / len(d)
-            label = f"{s} (n={len(d)}, mean {statistics.fmean(d):.2f}, zero-edit {zero:.1f}%)"
-            ax.hist(d, bins=bins, alpha=0.6, label=label)
-    ax.set_xlabel("token edit distance (before vs after repair)")
-    ax.set_ylabel("problems")
-    ax.set_title(title)
-    if any(series.values()):
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 # ---- the report ----
 def _header(config: dict, summary: dict) -> list[str]:
     dataset = config.get("dataset") or config.get("problems") or "?"
@@ -404,8 +353,11 @@ def write_report(out: str | Path, config: dict | None = None) -> dict:
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "report.md").write_text(text)
     ds = config.get("dataset", "")
-    figure2(runs, list(summary), out / "figure2_localization.png", f"Localization methods ({ds})")
-    figure3(runs, out / "figure3_edit_distance.png", f"Edit distance of repairs ({ds})")
+    counts = {s: localization_counts(_pooled(runs, s)) for s in summary}
+    shown = {s: c for s, c in counts.items() if sum(c.values())} or {REFERENCE: counts.get(REFERENCE, Counter())}
+    figure2(shown, LOC_METHODS, out / "figure2_localization.png", f"Localization methods ({ds})")
+    figure3({s: edit_distances(_pooled(runs, s)) for s in (REFERENCE, "global-low-confidence")},
+            out / "figure3_edit_distance.png", f"Edit distance of repairs ({ds})")
     return summary
 
 
