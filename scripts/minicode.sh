@@ -22,19 +22,19 @@ mkdir -p "$RUN"
 
 build() {
   python scripts/make_tiny_model.py --preset small --out "$RUN/model"
-  python -m data.minicode --split eval --num 200 --seed "$EVAL_SEED" --out "$RUN/eval.jsonl"
+  python -m data.minicode --split eval --num "$EVAL_NUM" --seed "$EVAL_SEED" --out "$RUN/eval.jsonl"
   python -m data.minicode --split rl --num 64 --seed 0 --asserts --out "$RUN/rl_prompts.jsonl"
 }
 sft() {
   deepspeed --log_level=warning --num_gpus "$NGPU" train/sft.py --config configs/sft/minicode.yaml \
-    model="$RUN/model" output_dir="$RUN/sft"
+    model="$RUN/model" output_dir="$RUN/sft" "${SFT_ARGS[@]}"
 }
 evaluate() {
   python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" --strategies no-repair,trace-guided --out "$RUN/eval"
 }
 rl() {
   deepspeed --log_level=warning --num_gpus "$NGPU" rl/grpo.py --config configs/rl/minicode.yaml \
-    model="$SFT" output_dir="$RUN/rl"
+    model="$SFT" output_dir="$RUN/rl" "${RL_ARGS[@]}"
   python -m repair.evaluate --model "$RUN/rl/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair --out "$RUN/eval-rl"
 }
 synthesize() {

@@ -20,12 +20,13 @@ export WANDB_MODE=${WANDB_MODE:-offline} TOKENIZERS_PARALLELISM=false DS_ACCELER
 bash scripts/minicode.sh "$RUN"
 . scripts/minicode_lib.sh
 SFT="$RUN/sft/final/merged"
+CF_TRAIN=${CF_TRAIN:-400} CF_TEST=${CF_TEST:-100}  # CodeFusion: prompts for training pairs / held-out broken programs
 REPAIR_TEMPLATE=$'Fix the bugs in this Python code:\n```python\n{broken}\n```\nFixed code:\n'
 
 treediff() {
   for masker in ast ast-span; do
     deepspeed --log_level=warning --num_gpus "$NGPU" train/sft.py --config configs/sft/minicode.yaml \
-      model="$RUN/model" output_dir="$RUN/sft-$masker" masker="$masker" run_name="minicode-sft-$masker"
+      model="$RUN/model" output_dir="$RUN/sft-$masker" masker="$masker" run_name="minicode-sft-$masker" "${SFT_ARGS[@]}"
     python -m repair.evaluate --model "$RUN/sft-$masker/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair \
       --out "$RUN/eval-sft-$masker"
   done
@@ -42,29 +43,29 @@ estimators() {
     local name=${spec%%:*} passes=${spec##*:}
     deepspeed --log_level=warning --num_gpus "$NGPU" rl/grpo.py --config configs/rl/minicode.yaml model="$SFT" \
       output_dir="$RUN/rl-$name" estimator.name="$name" estimator.passes="$passes" max_steps=20 \
-      run_name="minicode-grpo-$name"
+      run_name="minicode-grpo-$name" "${RL_ARGS[@]}"
     python -m repair.evaluate --model "$RUN/rl-$name/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair \
       --out "$RUN/eval-rl-$name"
   done
 }
 codefusion() {
-  python -m data.minicode --split train --num 400 --seed 7 --asserts --out "$RUN/cf_train_prompts.jsonl"
+  python -m data.minicode --split train --num "$CF_TRAIN" --seed 7 --asserts --out "$RUN/cf_train_prompts.jsonl"
   python -m repair.synthesize --model "$SFT" --prompts "$RUN/cf_train_prompts.jsonl" --out "$RUN/cf_pairs_diffusion.jsonl" \
-    --num-samples 400 --gen-length "$GEN" --steps "$GEN" --block-length "$GEN" --temperature 1.0 --require-fixed-parses
-  python -m repair.corrupt --input "$RUN/cf_train_prompts.jsonl" --out "$RUN/cf_pairs_rule.jsonl" --num-samples 400
+    --num-samples "$CF_TRAIN" --gen-length "$GEN" --steps "$GEN" --block-length "$GEN" --temperature 1.0 --require-fixed-parses
+  python -m repair.corrupt --input "$RUN/cf_train_prompts.jsonl" --out "$RUN/cf_pairs_rule.jsonl" --num-samples "$CF_TRAIN"
   python -m repair.pair_stats "$RUN/cf_pairs_diffusion.jsonl" "$RUN/cf_pairs_rule.jsonl" \
     --figure "$RUN/cf_pair_stats.png" --json "$RUN/cf_pair_stats.json"
   # held-out broken programs: both kinds, from eval problems (never trained on)
-  python -m data.minicode --split eval --num 100 --seed 11 --asserts --out "$RUN/cf_eval_prompts.jsonl"
+  python -m data.minicode --split eval --num "$CF_TEST" --seed 11 --asserts --out "$RUN/cf_eval_prompts.jsonl"
   python -m repair.synthesize --model "$SFT" --prompts "$RUN/cf_eval_prompts.jsonl" --out "$RUN/cf_test_diffusion.jsonl" \
-    --num-samples 100 --gen-length "$GEN" --steps "$GEN" --block-length "$GEN" --temperature 1.0 \
+    --num-samples "$CF_TEST" --gen-length "$GEN" --steps "$GEN" --block-length "$GEN" --temperature 1.0 \
     --require-fixed-parses --check-tests
-  python -m repair.corrupt --input "$RUN/cf_eval_prompts.jsonl" --out "$RUN/cf_test_rule.jsonl" --num-samples 100 --seed 1
+  python -m repair.corrupt --input "$RUN/cf_eval_prompts.jsonl" --out "$RUN/cf_test_rule.jsonl" --num-samples "$CF_TEST" --seed 1
   for kind in diffusion rule; do
     deepspeed --log_level=warning --num_gpus "$NGPU" train/sft.py --config configs/sft/minicode.yaml \
       model="$SFT" output_dir="$RUN/repair-sft-$kind" data.name="$RUN/cf_pairs_$kind.jsonl" \
       data.prompt_template="$REPAIR_TEMPLATE" data.completion_column=fixed data.max_examples=null \
-      max_steps=200 optim.lr=3e-4 optim.warmup_ratio=0.05 run_name="minicode-repair-$kind"
+      max_steps=200 optim.lr=3e-4 optim.warmup_ratio=0.05 run_name="minicode-repair-$kind" "${SFT_ARGS[@]}"
   done
   for model in sft repair-sft-diffusion repair-sft-rule; do
     local dir=$SFT template=()

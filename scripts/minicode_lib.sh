@@ -1,6 +1,11 @@
 # Shared by scripts/minicode.sh and scripts/minicode_full.sh (sourced, not run).
 # stage NAME TITLE FUNCTION: runs FUNCTION once; its wall seconds go to $RUN/stages/NAME (the done marker, so a
 # rerun skips the stage; delete the file to redo it). The entry points resume on their own within a stage.
+# Overrides for a quick check of the wiring (e.g. SFT_ARGS="max_steps=30" RL_ARGS="max_steps=2" EVAL_NUM=16): extra
+# key=value arguments of every SFT / GRPO launch, and the number of eval problems. Results then mean nothing.
+read -r -a SFT_ARGS <<< "${SFT_ARGS:-}"
+read -r -a RL_ARGS <<< "${RL_ARGS:-}"
+EVAL_NUM=${EVAL_NUM:-200}
 GEN=${GEN:-96}  # completion tokens: the longest canonical minicode bodies are ~86 tokens with the small tokenizer
 # repair.evaluate settings of every minicode evaluation: the paper's S = K = 64 at L = 512 scaled to L = 96 -> 12;
 # R = 3, tau = 0.2 as the paper; N = L (one token per step) where the paper commits 4 per step (N = 128, L = 512).

@@ -92,8 +92,23 @@ def load_config(cls: type[T], argv: list[str] | None = None) -> T:
             raise ConfigError(f"config file not found: {config_path}")
         cfg = _merge(cfg, _load_yaml(config_path), config_path)
     if overrides:
-        cfg = _merge(cfg, OmegaConf.from_dotlist(overrides), "command-line overrides")
+        cfg = _merge(cfg, _dotlist(overrides), "command-line overrides")
     return OmegaConf.to_object(cfg)
+
+
+def _dotlist(overrides: list[str]):
+    """key=value overrides as a config. A value YAML cannot read (e.g. a prompt template with newlines and
+    backticks) is taken as the literal string rather than failing with a YAML traceback."""
+    import yaml
+
+    out = OmegaConf.create()
+    for item in overrides:
+        try:
+            out = OmegaConf.merge(out, OmegaConf.from_dotlist([item]))
+        except yaml.YAMLError:
+            key, value = item.split("=", 1)
+            OmegaConf.update(out, key, value, force_add=True)
+    return out
 
 
 def cli_config(cls: type[T]) -> T:

@@ -64,3 +64,12 @@ def test_treediff_and_uniform_recipes_differ_only_in_the_masker():
     differing = {k for k in tree if tree[k] != uniform[k]}
     assert differing == {"masker", "run_name", "output_dir"}, {k: (tree[k], uniform[k]) for k in differing}
     assert (tree["masker"], uniform["masker"]) == ("ast", "uniform") and tree["schedule"] == "curriculum"
+
+
+def test_an_override_yaml_cannot_read_is_taken_as_the_literal_string():
+    # a repair prompt template on the command line (scripts/minicode_full.sh): newlines and backticks are not YAML
+    template = "Fix the bugs:\n```python\n{broken}\n```\nFixed code:\n"
+    cfg = load_config(Cfg, [f"output_dir={template}", "lora.r=4"])
+    assert cfg.output_dir == template and cfg.lora.r == 4
+    with pytest.raises(ConfigError, match="unknown config key 'nope'"):
+        load_config(Cfg, [f"nope={template}"])
