@@ -10,12 +10,23 @@ import json
 import math
 from pathlib import Path
 
-from repair.minicode_report import eval_figures, read_json, read_metrics, rl_figures, sft_figures, summary
+from repair.minicode_report import (
+    MAIN_STAGES,
+    eval_figures,
+    read_json,
+    read_metrics,
+    rl_figures,
+    sft_figures,
+    stage_seconds,
+    summary,
+)
 
 # TreeDiff (seed 002), LLaDA-8B-Instruct at T=512: HE+ / MBPP+ pass@1 %
 TREEDIFF_PAPER = {"uniform": "32.3 / 32.8", "ast": "36.6 / 33.3", "ast-span": "? / 31.5 (MBPP 39.7 vs 41.5 random)"}
 TRACE_PAPER = {"no-repair": 19.84, "global-low-confidence": 19.84, "best-of-2": 9.52, "trace-guided": 31.22,
                "core-reimpl": 26.98}
+
+TRACE_ORDER = ("no-repair", "global-low-confidence", "core-reimpl", "best-of-2", "trace-guided")  # then ablations
 
 
 def binomial_halfwidth(pct: float, n: int) -> float:
@@ -106,19 +117,22 @@ def write_full_report(run: Path) -> Path:
     main = read_json(run / "summary.json") or summary(run, str(run / "sft/final/merged"),
                                                        str(run / "rl/final/merged"), [])
     cfg = read_json(run / "eval" / "config.json") or {}
+    full_stages = {k: v for k, v in stage_seconds(run, None).items() if k not in MAIN_STAGES}
     md = ["# minicode: the papers in miniature", "",
           f"Run directory `{run}`; evaluation command: `{cfg.get('command', '?')}`.", "",
           "Every number is measured on this run (one SFT seed; 200 held-out eval problems, so a pass@1 near 50% has a "
           "95% interval of about ±7 points: differences below that are noise). Paper columns are the papers' own "
           "results on their models and benchmarks, for orientation only.", "",
-          f"Main job wall time {main['total_seconds'] / 60:.1f} min; stages (s): {main['stage_seconds']}", ""]
+          f"Main job wall time {main['total_seconds'] / 60:.1f} min; stages (s): {main['stage_seconds']}; "
+          f"--full stages (s): {full_stages}", ""]
     md += ["## TreeDiff Table 1: forward process at equal steps", ""] + treediff_table(run) + [""]
     trace = run / "eval" / "report.md"
     md += ["## Trace-guided repair Tables 1-3, McNemar, localization, edit distance", "",
            f"The full evaluation report is [{trace.relative_to(run)}]({trace.relative_to(run)}); Table 1 here:", ""]
     figs = eval_figures(run / "eval") or {}
     md += ["| strategy | pass@1 % | NFE / problem | paper MBPP+ pass@1 (LLaDA-8B-Base) |", "|---|---|---|---|"]
-    md += [f"| {k} | {v['pass@1']} | {v['nfe_per_problem']} | {TRACE_PAPER.get(k, '')} |" for k, v in figs.items()]
+    order = [k for k in TRACE_ORDER if k in figs] + sorted(k for k in figs if k not in TRACE_ORDER)
+    md += [f"| {k} | {figs[k]['pass@1']} | {figs[k]['nfe_per_problem']} | {TRACE_PAPER.get(k, '')} |" for k in order]
     est, curves = estimator_table(run)
     reward_figure(curves, run / "figure_rl_rewards.png")
     md += ["", "## DiffuCoder: log-prob estimators in coupled-GRPO", "", *est, "",

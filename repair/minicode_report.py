@@ -25,9 +25,14 @@ def read_metrics(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def stage_seconds(run: Path) -> dict[str, int]:
+MAIN_STAGES = ("model", "sft", "eval", "rl", "synth", "fast")  # scripts/minicode.sh; --full adds its own stages
+
+
+def stage_seconds(run: Path, names: tuple[str, ...] | None = MAIN_STAGES) -> dict[str, int]:
+    """Wall seconds of the finished stages (RUN/stages/NAME), the main job's by default, None: all."""
     stages = run / "stages"
-    return {p.name: int(p.read_text().strip() or 0) for p in sorted(stages.iterdir())} if stages.exists() else {}
+    found = {p.name: int(p.read_text().strip() or 0) for p in sorted(stages.iterdir())} if stages.exists() else {}
+    return found if names is None else {k: v for k, v in found.items() if k in names}
 
 
 def sft_figures(run_dir: Path) -> dict | None:

@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
     filt = PairFilter(args.require_fixed_parses, args.last_mile, args.max_edit_distance)
     out, done_path = Path(args.out), Path(str(args.out) + ".done.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
+    out.touch()  # zero kept pairs is a result: the file exists (empty), so what reads it next says so
     done = {(r["seed"], r["sample"]) for r in read_pairs(done_path)} if done_path.exists() else set()
     seen = {(r["broken"], r["fixed"]) for r in read_pairs(out)} if out.exists() else set()
     dropped: Counter = Counter()
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
         dropped[reason or "kept"] += 1
         with done_path.open("a") as f:  # written after the pair: a crash can only redo a sample, never skip one
             f.write(json.dumps({"seed": args.seed, "sample": sample, "result": reason or "kept"}) + "\n")
-    stats = pair_statistics(read_pairs(out)) if out.exists() else {"pairs": 0}
+    stats = pair_statistics(read_pairs(out))
     stats["this_run"] = dict(dropped)
     Path(str(out) + ".stats.json").write_text(json.dumps(stats, indent=2))
     print(f"{stats['pairs']} pairs in {out}; this run: {dict(dropped)}")

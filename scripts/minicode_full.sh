@@ -20,7 +20,7 @@ export WANDB_MODE=${WANDB_MODE:-offline} TOKENIZERS_PARALLELISM=false DS_ACCELER
 bash scripts/minicode.sh "$RUN"
 . scripts/minicode_lib.sh
 SFT="$RUN/sft/final/merged"
-CF_TRAIN=${CF_TRAIN:-400} CF_TEST=${CF_TEST:-100}  # CodeFusion: prompts for training pairs / held-out broken programs
+CF_TRAIN=${CF_TRAIN:-400} CF_TEST=${CF_TEST:-60}  # CodeFusion: prompts for training pairs / held-out broken programs
 REPAIR_TEMPLATE=$'Fix the bugs in this Python code:\n```python\n{broken}\n```\nFixed code:\n'
 
 treediff() {
