@@ -45,7 +45,7 @@ class LLaDABlock(GradientCheckpointingLayer):
         super().__init__()
         d, kv_dim, hidden = config.d_model, config.effective_n_kv_heads * (config.d_model // config.n_heads), config.ffn_hidden_size
         self.n_heads, self.n_kv_heads, self.head_dim = config.n_heads, config.effective_n_kv_heads, d // config.n_heads
-        self.rope_theta, self.rope_full_precision = config.rope_theta, config.rope_full_precision
+        self.rope_full_precision = config.rope_full_precision
         self.attn_norm = RMSNorm(d, config.rms_norm_eps)
         self.ff_norm = RMSNorm(d, config.rms_norm_eps)
         self.q_proj = nn.Linear(d, d, bias=False)
@@ -59,6 +59,7 @@ class LLaDABlock(GradientCheckpointingLayer):
     def forward(
         self,
         x: torch.Tensor,  # [B, T, D]
+        rope: tuple[torch.Tensor, torch.Tensor],  # sin, cos [T, hd] of this call's positions (shared by the blocks)
         attention_bias: torch.Tensor | None = None,  # [B, 1, 1, past + T] additive
         layer_past: tuple[torch.Tensor, torch.Tensor] | None = None,
         use_cache: bool = False,
@@ -68,8 +69,7 @@ class LLaDABlock(GradientCheckpointingLayer):
         q = self.q_proj(h).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # [B, H, T, hd]
         k = self.k_proj(h).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(h).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
-        past_len = 0 if layer_past is None else layer_past[0].shape[-2]
-        sin, cos = rotary_sin_cos(torch.arange(past_len, past_len + T, device=x.device), self.head_dim, self.rope_theta)
+        sin, cos = rope
         q = apply_rope(q, sin, cos, self.rope_full_precision)
         k = apply_rope(k, sin, cos, self.rope_full_precision)
         if layer_past is not None:
@@ -152,11 +152,15 @@ class LLaDAModelLM(PreTrainedModel):
         bias = None if attention_mask is None else padding_bias(attention_mask, x.dtype)
         hidden_states = [] if output_hidden_states else None
         presents = [] if use_cache else None
+        past_len = 0 if past_key_values is None else past_key_values[0][0].shape[-2]
+        cfg = self.config
+        rope = rotary_sin_cos(torch.arange(past_len, past_len + x.shape[1], device=x.device),  # once, not per block
+                              cfg.d_model // cfg.n_heads, cfg.rope_theta)
         for i, block in enumerate(tr.blocks):
             if hidden_states is not None:
                 hidden_states.append(x)
             layer_past = None if past_key_values is None else past_key_values[i]
-            x, present = block(x, bias, layer_past, use_cache)
+            x, present = block(x, rope, bias, layer_past, use_cache)
             if presents is not None:
                 presents.append(present)
         x = tr.ln_f(x)

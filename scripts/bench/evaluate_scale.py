@@ -1,9 +1,14 @@
 """Benchmark: repair.evaluate at scale on this machine, and a projection of the paper-scale run on 8 A100s.
 
 python scripts/bench/evaluate_scale.py [--model DIR] [--limit 48] [--repeats 1] [--work DIR]
+    [--problems FILE] [--gen-length 64] [--steps 16] [--block-length 32] [--repair-steps 8] [--budget-k 16]
 
-Variants, each a real `repair.evaluate` run (strategies no-repair + trace-guided, MBPP+ problems, tiny settings
-gen 64 / N 16 / S 8 / K 16 / R 3 / tau 0.2), run in the order A B C D and repeated A B C D ... (interleaved):
+e.g. the minicode model on its own held-out problems at the main job's settings:
+    python scripts/bench/evaluate_scale.py --model runs/minicode/sft/final/merged --problems runs/minicode/eval.jsonl \
+        --gen-length 96 --steps 96 --block-length 32 --repair-steps 12 --budget-k 12
+
+Variants, each a real `repair.evaluate` run (strategies no-repair + trace-guided, the first --limit MBPP+ problems or
+of --problems FILE; defaults gen 64 / N 16 / block 32 / S 8 / K 16, R 3, tau 0.2), run in the order A B C D and repeated A B C D ... (interleaved):
   A  B = 1, 1 rank, sequential tests (--overlap 1)      the old way
   B  B = 8, 1 rank, sequential tests                     batching
   C  B = 8, 1 rank, overlapped tests (--overlap 2)       + overlap
@@ -59,8 +64,10 @@ def _port() -> int:
 
 def run_variant(args, v: dict, out: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
-    common = ["-m", "repair.evaluate", "--model", args.model, "--dataset", "mbpp", "--limit", str(args.limit),
-              "--gen-length", "64", "--steps", "16", "--repair-steps", "8", "--budget-k", "16", "--seeds", "0",
+    source = ["--problems", args.problems] if args.problems else ["--dataset", "mbpp"]
+    common = ["-m", "repair.evaluate", "--model", args.model, *source, "--limit", str(args.limit),
+              "--gen-length", str(args.gen_length), "--steps", str(args.steps), "--block-length", str(args.block_length),
+              "--repair-steps", str(args.repair_steps), "--budget-k", str(args.budget_k), "--seeds", "0",
               "--strategies", "no-repair,trace-guided", "--workers", "2", "--batch-size", str(v["batch"]),
               "--overlap", str(v["overlap"]), "--out", str(out)]
     if v["ranks"] > 1:
@@ -117,6 +124,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default=None, help="model dir (default: a fresh tiny random model)")
     p.add_argument("--limit", type=int, default=48)
+    p.add_argument("--problems", default=None, help="a problems JSONL (e.g. python -m data.minicode); default MBPP+")
+    p.add_argument("--gen-length", type=int, default=64)
+    p.add_argument("--steps", type=int, default=16)
+    p.add_argument("--block-length", type=int, default=32)
+    p.add_argument("--repair-steps", type=int, default=8)
+    p.add_argument("--budget-k", type=int, default=16)
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--work", default="/tmp/evaluate_scale")
     p.add_argument("--no-warmup", action="store_true", help="expected outputs are already cached")
@@ -126,7 +139,8 @@ def main() -> None:
     args = p.parse_args()
     args.model = model_dir_or_tiny(args.model)
     work = Path(args.work)
-    print(f"model {args.model}; {args.limit} MBPP+ problems", flush=True)
+    print(f"model {args.model}; {args.limit} problems of {args.problems or 'MBPP+'}; gen {args.gen_length}, "
+          f"N {args.steps}, block {args.block_length}, S {args.repair_steps}, K {args.budget_k}", flush=True)
     if not args.no_warmup:  # caches the expected outputs (repair/execution/expected.py) so no variant pays for them
         run_variant(args, VARIANTS["C: B=8, 1 rank, overlapped"], work / "warmup")
     times: dict[str, list[dict]] = {k: [] for k in VARIANTS}
