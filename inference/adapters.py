@@ -67,3 +67,14 @@ def align_logits(logits: torch.Tensor, adapter: ModelAdapter) -> torch.Tensor:
 def token_logits(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, adapter: ModelAdapter):
     """One forward pass; logits [B, L, V] aligned so that position i scores token i."""
     return align_logits(model(input_ids=input_ids, attention_mask=attention_mask).logits, adapter)
+
+
+def selected_token_logits(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+                          adapter: ModelAdapter, positions: torch.Tensor) -> torch.Tensor:
+    """One forward pass; logits [N, V] for the N True entries of `positions` [B, L] (row-major order), position i
+    scoring token i. The LM head runs on those rows only: a loss that reads the masked tokens skips the unmasked
+    ones (half the head's FLOPs at mean noise, and the [B, L, V] logits LLaDA-8B's 126k vocabulary would hold)."""
+    rows, cols = positions.nonzero(as_tuple=True)  # [N], [N]
+    if adapter.shift_logits:  # Dream: token i is scored at position i - 1 (token 0 at position 0, as align_logits)
+        cols = (cols - 1).clamp_min(0)
+    return model(input_ids=input_ids, attention_mask=attention_mask, logits_index=(rows, cols)).logits

@@ -8,6 +8,7 @@ through these helpers, so neither name is spelled outside this file.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
 from transformers.modeling_outputs import CausalLMOutputWithPast
@@ -38,10 +39,25 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 CACHE_FIELD = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
 
 
-def padding_bias(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """[B, L] 1/0 mask -> additive [B, 1, 1, L] bias (0 where attended, dtype-min where padded)."""
+def padding_bias(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
+    """[B, L] 1/0 mask -> additive [B, 1, 1, L] bias (0 where attended, dtype-min where padded); None when every
+    position is attended (SFT batches padded with attended EOS): SDPA's unmasked kernel is ~20% faster on CPU."""
+    if bool(attention_mask.all()):
+        return None
     keep = attention_mask.to(dtype)[:, None, None, :]
     return (1.0 - keep) * torch.finfo(dtype).min
+
+
+def bidirectional_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None,
+                            dropout_p: float = 0.0) -> torch.Tensor:
+    """SDPA without a causal mask: q, k, v [B, H, T, hd], bias additive [B, 1, 1, S] or bool. On CPU the fused kernel
+    runs ~2x slower in bf16 than in fp32 at these head sizes (32.5 vs 63 ms fwd+bwd for [32, 6, 115, 32]; under
+    autocast it took a third of the SFT step), so reduced precision is computed in fp32 there; GPUs keep their dtype."""
+    if q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16):
+        with torch.autocast("cpu", enabled=False):  # CPU autocast would cast SDPA's inputs back down
+            return bidirectional_attention(q.float(), k.float(), v.float(), bias, dropout_p).to(q.dtype)
+    mask = bias if bias is None or bias.dtype == torch.bool else bias.to(q.dtype)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=False)
 
 
 def lm_output(logits: torch.Tensor, presents: list | None, hidden_states: list | None) -> CausalLMOutputWithPast:

@@ -23,6 +23,7 @@ from inference.configuration_dream import DreamConfig
 from inference.modeling_common import (
     KVCache,
     RMSNorm,
+    bidirectional_attention,
     lm_output,
     padding_bias,
     register_auto_classes,
@@ -62,8 +63,7 @@ class DreamAttention(nn.Module):
         if self.n_kv_heads != self.n_heads:
             rep = self.n_heads // self.n_kv_heads
             k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
-        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=False,
-                                             dropout_p=self.dropout if self.training else 0.0)  # [B, H, T, hd]
+        att = bidirectional_attention(q, k, v, mask, self.dropout if self.training else 0.0)  # [B, H, T, hd]
         return self.o_proj(att.transpose(1, 2).reshape(B, T, -1)), present
 
 
@@ -167,6 +167,7 @@ class DreamModel(PreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool = False,
         output_hidden_states: bool = False,
+        logits_index: tuple[torch.Tensor, torch.Tensor] | None = None,  # (rows [N], positions [N]): logits [N, V]
         **kwargs,
     ) -> CausalLMOutputWithPast:
         x = self.model.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # [B, T, D]
@@ -188,7 +189,8 @@ class DreamModel(PreTrainedModel):
         x = self.model.norm(x)
         if hidden_states is not None:
             hidden_states.append(x)
-        return lm_output(self.lm_head(x), presents, hidden_states)  # [B, T, V], row i scores token i + 1
+        logits = self.lm_head(x if logits_index is None else x[logits_index])  # [B, T, V] or [N, V]
+        return lm_output(logits, presents, hidden_states)  # row i scores token i + 1
 
 
 register_auto_classes("Dream", DreamConfig, DreamModel)

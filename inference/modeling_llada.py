@@ -20,6 +20,7 @@ from inference.configuration_llada import LLaDAConfig
 from inference.modeling_common import (
     KVCache,
     RMSNorm,
+    bidirectional_attention,
     lm_output,
     padding_bias,
     register_auto_classes,
@@ -79,8 +80,7 @@ class LLaDABlock(GradientCheckpointingLayer):
         if self.n_kv_heads != self.n_heads:
             rep = self.n_heads // self.n_kv_heads
             k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
-        mask = None if attention_bias is None else attention_bias.to(q.dtype)
-        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=False)  # [B, H, T, hd]
+        att = bidirectional_attention(q, k, v, attention_bias)  # [B, H, T, hd]
         x = x + self.attn_out(att.transpose(1, 2).reshape(B, T, -1))
         h = self.ff_norm(x)
         x = x + self.ff_out(F.silu(self.ff_proj(h)) * self.up_proj(h))
@@ -145,6 +145,7 @@ class LLaDAModelLM(PreTrainedModel):
         past_key_values: KVCache | None = None,
         use_cache: bool = False,
         output_hidden_states: bool = False,
+        logits_index: tuple[torch.Tensor, torch.Tensor] | None = None,  # (rows [N], positions [N]): logits [N, V]
         **kwargs,
     ) -> CausalLMOutputWithPast:
         tr = self.model.transformer
@@ -166,7 +167,7 @@ class LLaDAModelLM(PreTrainedModel):
         x = tr.ln_f(x)
         if hidden_states is not None:
             hidden_states.append(x)
-        logits = tr.ff_out(x)  # [B, T, V]
+        logits = tr.ff_out(x if logits_index is None else x[logits_index])  # [B, T, V] or [N, V]
         return lm_output(logits, presents, hidden_states)
 
 

@@ -102,8 +102,9 @@ def print_headline(s: dict) -> None:
               f"NFE {e['nfe_per_problem']}")
     if rl:
         after = (s.get("eval_after_rl") or {}).get("no-repair", {}).get("pass@1")
+        same_sampler = (s["fast_modes"].get("threshold") or {}).get("pass@1")
         print(f"  coupled-GRPO: {rl['steps']} steps, reward {rl['reward_first']} -> {rl['reward_last']}, "
-              f"no-repair pass@1 after RL {after}%")
+              f"no-repair pass@1 after RL {after}% (threshold 0.9 sampler; the SFT model with it: {same_sampler}%)")
     if s.get("synthesis"):
         print(f"  synthesis: {s['synthesis']['pairs']} repair pairs kept")
     for name, e in s["fast_modes"].items():

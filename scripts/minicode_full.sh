@@ -62,6 +62,7 @@ codefusion() {
     --require-fixed-parses --check-tests
   python -m repair.corrupt --input "$RUN/cf_eval_prompts.jsonl" --out "$RUN/cf_test_rule.jsonl" --num-samples "$CF_TEST" --seed 1
   for kind in diffusion rule; do
+    if [ ! -s "$RUN/cf_pairs_$kind.jsonl" ]; then echo "no $kind pairs: its repair SFT is not run"; continue; fi
     deepspeed --log_level=warning --num_gpus "$NGPU" train/sft.py --config configs/sft/minicode.yaml \
       model="$SFT" output_dir="$RUN/repair-sft-$kind" data.name="$RUN/cf_pairs_$kind.jsonl" \
       data.prompt_template="$REPAIR_TEMPLATE" data.completion_column=fixed data.max_examples=null \
@@ -70,6 +71,7 @@ codefusion() {
   for model in sft repair-sft-diffusion repair-sft-rule; do
     local dir=$SFT template=()
     [ "$model" = sft ] || { dir="$RUN/$model/final/merged"; template=(--prompt-template "$REPAIR_TEMPLATE"); }
+    [ -d "$dir" ] || continue  # a repair SFT that was not run (no pairs): its rows say "not run"
     for test in diffusion rule; do
       python -m repair.resume_repair --model "$dir" --input "$RUN/cf_test_$test.jsonl" \
         --out "$RUN/cf_resume_${model}_on_$test.jsonl" --mode error-region --samples 5 --steps 16 "${template[@]}"

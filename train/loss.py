@@ -23,14 +23,16 @@ class LossParts:
 
 
 def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, is_masked: torch.Tensor) -> torch.Tensor:
-    """CE at masked positions, 0 elsewhere: [B, L]. Only masked rows of the logits are upcast (memory)."""
+    """CE at masked positions, 0 elsewhere: [B, L]. `logits` are [B, L, V], or [N, V] for the masked positions
+    alone in row-major order (inference.adapters.selected_token_logits). Only masked rows are upcast (memory)."""
+    picked = logits if logits.dim() == 2 else logits[is_masked]  # [N, V]
     ce = torch.zeros(targets.shape, dtype=torch.float32, device=targets.device)
-    ce[is_masked] = F.cross_entropy(logits[is_masked].float(), targets[is_masked], reduction="none")
+    ce[is_masked] = F.cross_entropy(picked.float(), targets[is_masked], reduction="none")
     return ce
 
 
 def loss_parts(
-    logits: torch.Tensor,  # [B, L, V] aligned: position i scores token i
+    logits: torch.Tensor,  # [B, L, V] aligned: position i scores token i; or [N, V] at the masked positions
     targets: torch.Tensor,  # [B, L] clean ids
     is_masked: torch.Tensor,  # [B, L] bool
     p_mask: torch.Tensor,  # [B, L] float

@@ -26,7 +26,7 @@ from corruption.schedules import sample_p_mask
 from data.collate import collate
 from data.sources import SourceConfig
 from data.usage import run_cli
-from inference.adapters import token_logits
+from inference.adapters import selected_token_logits
 from train import dist
 from train.checkpoint import save_checkpoint
 from train.config import ConfigError, load_config
@@ -103,9 +103,10 @@ def train_step(cfg: Config, engine, adapter, batches: list[dict], step: int, tot
         mb = MASKERS[cfg.masker](batch["input_ids"], batch["maskable"], p_mask, adapter.mask_token_id,
                                  generator=gen, weights=batch["weights"], span_ids=batch.get("span_ids"),
                                  regions=batch.get("regions"), spans=batch.get("spans"))
-        logits = token_logits(engine, mb.noisy_ids.to(dev), batch["attention_mask"].to(dev), adapter)
-        parts = loss_parts(logits, batch["input_ids"].to(dev), mb.is_masked.to(dev), mb.p_mask.to(dev),
-                           batch["maskable"].to(dev))
+        is_masked = mb.is_masked.to(dev)
+        logits = selected_token_logits(engine, mb.noisy_ids.to(dev), batch["attention_mask"].to(dev), adapter,
+                                       is_masked)  # [N, V]: the loss reads the masked positions only
+        parts = loss_parts(logits, batch["input_ids"].to(dev), is_masked, mb.p_mask.to(dev), batch["maskable"].to(dev))
         loss = LOSS_FNS[cfg.normalize](parts, global_tokens, micro_per_step)
         engine.backward(loss)
         engine.step()

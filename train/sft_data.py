@@ -1,6 +1,6 @@
 """SFT preprocessing, cached with `datasets`, and the deterministic, resumable sample order.
 
-Preprocessing runs once (rank 0; the others wait and read the cache): examples -> token ids with offsets ->
+Preprocessing runs once (each rank a contiguous shard, rank 0 joins them; all read the cache): examples -> token ids with offsets ->
 per-token AST tier weights (parsed once per sample, not per step). The cache key covers everything that changes
 the rows, so a config change never reuses stale data.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -43,11 +44,15 @@ def example_row(tokenizer, example, max_length: int, table, chat_template: bool 
     return row, w.parsed_ok
 
 
-def build_rows(source: SourceConfig, tokenizer, max_length: int, chat_template: bool, tiers: dict):
+def build_rows(source: SourceConfig, tokenizer, max_length: int, chat_template: bool, tiers: dict,
+               shard: tuple[int, int] = (0, 1)):
+    """Rows of the examples in contiguous shard (index, count); shard 0 also counts the rows load_examples skipped."""
     examples, stats = load_examples(source)
     table = tier_table(tiers)
-    rows, skipped = [], Counter(stats.skipped)
-    for ex in tqdm(examples, desc="preprocess", disable=not dist.is_main()):
+    index, count = shard
+    lo, hi = len(examples) * index // count, len(examples) * (index + 1) // count
+    rows, skipped = [], Counter(stats.skipped if index == 0 else {})
+    for ex in tqdm(examples[lo:hi], desc="preprocess", disable=not dist.is_main()):
         row, parsed_ok = example_row(tokenizer, ex, max_length, table, chat_template)
         if row is None:
             skipped["too_long_tokens"] += 1
@@ -60,12 +65,27 @@ def build_rows(source: SourceConfig, tokenizer, max_length: int, chat_template: 
 
 def load_sft_rows(source: SourceConfig, tokenizer, max_length: int, chat_template: bool, tiers: dict,
                   cache_root: Path):
-    """The preprocessed dataset (a datasets.Dataset) and its stats, built on rank 0 and cached on disk."""
+    """The preprocessed dataset (a datasets.Dataset) and its stats, cached on disk. Every rank preprocesses a
+    contiguous shard (tree-sitter parsing is most of it) and rank 0 joins them in order, so the rows, their order
+    and the cache are the same for any number of ranks."""
     import datasets
 
     path = cache_root / _cache_key(source, tokenizer, max_length, chat_template, tiers)
-    if dist.is_main() and not (path / "stats.json").exists():
-        rows, stats = build_rows(source, tokenizer, max_length, chat_template, tiers)
+    if (path / "stats.json").exists():  # decided before the first barrier, so every rank decides alike
+        dist.barrier()
+        return datasets.load_from_disk(str(path / "rows")), json.loads((path / "stats.json").read_text())
+    shards = [path / "shards" / f"{r}-of-{dist.world_size()}.pkl" for r in range(dist.world_size())]
+    shards[0].parent.mkdir(parents=True, exist_ok=True)
+    shards[dist.rank()].write_bytes(pickle.dumps(build_rows(source, tokenizer, max_length, chat_template, tiers,
+                                                            (dist.rank(), dist.world_size()))))
+    dist.barrier()
+    if dist.is_main():
+        rows, skipped = [], Counter()
+        for shard in shards:  # in rank order: the rows of one rank's build, whatever the rank count
+            part_rows, part_stats = pickle.loads(shard.read_bytes())
+            rows += part_rows
+            skipped.update(part_stats["skipped"])
+        stats = {"kept": len(rows), "skipped": dict(skipped)}
         if not rows:
             raise UsageError(f"no usable training examples in {source.name}: {stats}")
         datasets.Dataset.from_list(rows).save_to_disk(str(path / "rows"))

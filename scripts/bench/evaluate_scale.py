@@ -90,6 +90,28 @@ def rows_of(out: Path) -> dict[tuple[str, str], dict]:
     return rows
 
 
+def forward_ceiling(model_dir: str, length: int, batch: int = 8, calls: int = 30) -> tuple[float, float, float]:
+    """Seconds of one forward pass over [1, length] and over [batch, length] tokens (median of `calls`, same threads,
+    interleaved), and the per-row speedup batch x t1 / tB: what batching alone can give a model-bound evaluation."""
+    import torch
+
+    from inference.loading import load_model
+
+    model = load_model(model_dir).model
+    ids = {b: torch.randint(0, model.config.vocab_size, (b, length)) for b in (1, batch)}
+    times = {1: [], batch: []}
+    with torch.inference_mode():
+        for _ in range(3):
+            model(input_ids=ids[1]), model(input_ids=ids[batch])
+        for _ in range(calls):
+            for b in (1, batch):
+                t0 = time.perf_counter()
+                model(input_ids=ids[b])
+                times[b].append(time.perf_counter() - t0)
+    t1, tb = statistics.median(times[1]), statistics.median(times[batch])
+    return t1, tb, batch * t1 / tb
+
+
 def _med(xs: list[float]) -> str:
     return f"{statistics.median(xs):.3f} ({min(xs):.3f}, {max(xs):.3f})"
 
@@ -130,6 +152,7 @@ def main() -> None:
     p.add_argument("--block-length", type=int, default=32)
     p.add_argument("--repair-steps", type=int, default=8)
     p.add_argument("--budget-k", type=int, default=16)
+    p.add_argument("--prompt-tokens-here", type=int, default=60, help="ceiling: prompt tokens of the forward passes")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--work", default="/tmp/evaluate_scale")
     p.add_argument("--no-warmup", action="store_true", help="expected outputs are already cached")
@@ -162,6 +185,10 @@ def main() -> None:
     a, b, c, d = (med[k] for k in VARIANTS)
     print(f"\nratios (medians): B=8 vs 1 {b / a:.2f}x; overlapped vs sequential {c / b:.2f}x; 2 ranks vs 1 {d / c:.2f}x; "
           f"all together {d / a:.2f}x")
+    t1, t8, gain = forward_ceiling(args.model, args.prompt_tokens_here + args.gen_length)
+    print(f"forward-pass ceiling of batching on this machine: one pass over {args.prompt_tokens_here + args.gen_length} "
+          f"tokens {t1 * 1e3:.1f} ms at B = 1, {t8 * 1e3:.1f} ms at B = 8 -> {gain:.2f}x rows/s (B = 8 vs 1 cannot beat "
+          "this where the forward passes dominate)")
     projection(args)
 
 

@@ -89,3 +89,24 @@ def test_collate_min_eos_pads_past_the_longest_row():
     eos_targets = (floor["input_ids"] == 0) & floor["maskable"]
     assert eos_targets.sum(1).tolist() == [3, 4]
     assert collate(rows, pad_id=0, pad_with_eos=False, min_eos=3)["input_ids"].shape == (2, 4)
+
+
+def test_rank_shards_of_preprocessing_join_to_the_one_rank_rows(tiny_tokenizer):
+    """load_sft_rows: each rank builds a contiguous shard; joined in rank order they are the 1-rank rows, and the
+    minicode source gives generate_problems' prompts, solutions and task ids without running any solution."""
+    from data.minicode import generate_problems
+    from data.sources import SourceConfig, load_examples
+    from train.sft_data import build_rows
+
+    source = SourceConfig(name="minicode", split="train", max_examples=40, seed=3)
+    examples, _ = load_examples(source)
+    problems = generate_problems("train", 40, 3)
+    assert [(e.prompt, e.completion, e.source) for e in examples] == \
+        [(p["prompt"], p["canonical_solution"], p["task_id"]) for p in problems]
+    whole, stats = build_rows(source, tiny_tokenizer, 256, False, {})
+    for count in (2, 3):
+        joined, kept = [], 0
+        for index in range(count):
+            rows, part = build_rows(source, tiny_tokenizer, 256, False, {}, (index, count))
+            joined, kept = joined + rows, kept + part["kept"]
+        assert joined == whole and kept == stats["kept"] == len(whole)
