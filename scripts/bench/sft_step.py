@@ -17,8 +17,9 @@ Memory estimate per GPU for LLaDA-8B, LoRA r=64 on the 7 block linears, ZeRO-2, 
     estimate_zero2_model_states_mem_needs, no offload):  2 P + 18 P / n_gpus,  P = 167,772,160
   activations with gradient checkpointing:               n_layers * s * d * 2 B (block inputs kept)
                                                          + s * (4 d + 3 h) * 2 B (one block recomputed)
-  LM head and loss:                                      s * V * 2 B (bf16 logits) + 2 * (s / 2) * V * 4 B
-                                                         (fp32 CE over ~half the tokens masked, and its gradient)
+  LM head and loss:                                      (s / 2) * V * 2 B (bf16 logits of the masked tokens
+                                                         only, ~half at mean noise: train.sft runs the head there)
+                                                         + 2 * (s / 2) * V * 4 B (fp32 CE and its gradient)
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def memory_estimate(n_gpus: int = 8, seq: int = 4096) -> dict[str, float]:
         "LoRA params+grads+Adam (DeepSpeed estimator)": lora_states,
         "checkpointed block inputs": n_layers * seq * d * 2,
         "one recomputed block": seq * (4 * d + 3 * h) * 2,
-        "logits + fp32 CE + grad": seq * vocab * 2 + 2 * (seq // 2) * vocab * 4,
+        "masked-position logits + fp32 CE + grad": (seq // 2) * vocab * 2 + 2 * (seq // 2) * vocab * 4,
     }
     return {k: v / GiB for k, v in parts.items()}
 
