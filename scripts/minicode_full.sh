@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The papers in miniature on minicode: `bash scripts/minicode.sh --full [RUN_DIR]` (default runs/minicode-full;
-# ~90 minutes on 2 cores). Runs the main job (scripts/minicode.sh) into RUN_DIR, then:
+# ~2 hours on 2 cores, measured 2026-12-04). Runs the main job (scripts/minicode.sh) into RUN_DIR, then:
 #   TreeDiff   SFT with masker=ast and masker=ast-span at the main job's steps, data order, seed and curriculum
 #              schedule (the main job's SFT is the uniform row); no-repair pass@1 of each on the eval problems
 #   Trace      repair.evaluate on the uniform model: no-repair, global-low-confidence, best-of-2, trace-guided and

@@ -3,7 +3,8 @@
     python scripts/bench/sft_step.py [--model DIR] [--pairs 7] [--steps 5] [--batch 8] [--max-length 256]
         [--profile]
 
-Throughput: the same tiny model, batch, LoRA, masker and loss; "ours" is train.sft.train_step inside a 1-rank
+Throughput: the same model (default tiny; --model the minicode small one), batch, LoRA, masker, loss and LM head on the
+masked positions only; "ours" is train.sft.train_step inside a 1-rank
 DeepSpeed ZeRO-2 engine (gradient checkpointing off in both, for a like-for-like comparison), "bare" is a plain
 torch loop (masker -> forward -> loss -> backward -> clip -> AdamW step). Both are built once, warmed up (2 steps
 each, not timed), then timed alternately in one process with the same threads: bare, ours, bare, ours, ...
@@ -54,6 +55,7 @@ def bare_setup(model_dir: str, lr: float):
     """A step function of a plain torch training loop on the same model, LoRA, masker and loss."""
     from corruption.maskers import MASKERS
     from corruption.schedules import sample_p_mask
+    from inference.adapters import selected_token_logits
     from train.engine import LoraSettings, load_model_and_tokenizer, wrap_lora
     from train.loss import llada_loss, loss_parts
 
@@ -71,7 +73,7 @@ def bare_setup(model_dir: str, lr: float):
         mb = MASKERS["ast"](batch["input_ids"], batch["maskable"], p, adapter.mask_token_id, generator=gen,
                             weights=batch["weights"], span_ids=batch.get("span_ids"), regions=batch.get("regions"),
                             spans=batch.get("spans"))
-        logits = model(input_ids=mb.noisy_ids, attention_mask=batch["attention_mask"]).logits
+        logits = selected_token_logits(model, mb.noisy_ids, batch["attention_mask"], adapter, mb.is_masked)  # [N, V]
         loss = llada_loss(loss_parts(logits, batch["input_ids"], mb.is_masked, mb.p_mask, batch["maskable"]))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
