@@ -23,6 +23,9 @@ both, so neither pays for ground truth.
 Disagreements are listed with evalplus's per-test time limit and our run time of the test evalplus failed; each
 is re-checked by evalplus alone, and counted as an evalplus time-limit failure when evalplus then passes it.
 --timeout-per-problem defaults to 60 s (evalplus's EVALPLUS_TIMEOUT_PER_TASK): Mbpp/599's tests take ~30 s in all.
+Measured 2026-12-04, quiet machine, defaults (all 378 problems, 2 workers, fail-fast): agreement 756/756; mixed
+evalplus 113.7 s vs ours 26.8 s = 4.24x; canonical 63.6 s vs 25.0 s = 2.54x (not profiled; a spread subset, --every 10,
+gave canonical 8.53x, so the full set is probably bound by its few longest problems, whose tests one worker runs).
 """
 
 from __future__ import annotations
