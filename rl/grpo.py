@@ -41,7 +41,7 @@ from train.run import finish_run, start_run
 class Config(RunSettings):
     output_dir: str = "runs/grpo"
     run_name: str = "grpo"
-    save_every: int = 50
+    save_every: int = 50  # 0 = only the final checkpoint
     data: RLDataConfig = field(default_factory=RLDataConfig)
     rewards: RewardConfig = field(default_factory=RewardConfig)
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
@@ -201,7 +201,7 @@ def main(cfg: Config) -> Path:
             logger.log(metrics, step)
         bar.update(1)
         bar.set_postfix(reward=f"{metrics['reward']:.3f}")
-        if step % cfg.save_every == 0 and step < cfg.max_steps:
+        if cfg.save_every and step % cfg.save_every == 0 and step < cfg.max_steps:
             save_checkpoint(engine, output_dir, step, step * per_step, cfg.keep_last)
     bar.close()
     return finish_run(cfg, engine, tokenizer, logger, step, step * per_step)

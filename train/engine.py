@@ -67,7 +67,7 @@ class RunSettings(EngineSettings):
     output_dir: str = "runs/run"
     seed: int = 0
     log_every: int = 1
-    save_every: int = 100
+    save_every: int = 100  # steps between resumable checkpoints; 0 = only the final one
     keep_last: int = 2
     export_merged: bool = False
     # The last step's DeepSpeed state (optimizer moments: 2x the trainable weights) for continuing training later;
@@ -95,6 +95,8 @@ def check_engine_settings(s: EngineSettings) -> None:
     for key in ("micro_batch_size", "grad_accum"):
         if getattr(s, key) < 1:
             raise ConfigError(f"{key} must be >= 1, got {getattr(s, key)}")
+    if s.save_every < 0:
+        raise ConfigError(f"save_every must be >= 0 (0: only the final checkpoint), got {s.save_every}")
     check_model_source(s.model, "model")
     if s.init_adapter and not (Path(s.init_adapter) / ADAPTER_CONFIG).is_file():
         raise ConfigError(f"init_adapter {s.init_adapter} is not a peft adapter directory (no {ADAPTER_CONFIG}); "

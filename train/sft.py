@@ -155,7 +155,7 @@ def main(cfg: Config) -> Path:
             logger.log(metrics, step)
         bar.update(1)
         bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-        if step % cfg.save_every == 0 and step < total_steps:
+        if cfg.save_every and step % cfg.save_every == 0 and step < total_steps:
             save_checkpoint(engine, output_dir, step, position, cfg.keep_last)
     bar.close()
     final = finish_run(cfg, engine, tokenizer, logger, step, position)

@@ -73,3 +73,11 @@ def test_an_override_yaml_cannot_read_is_taken_as_the_literal_string():
     assert cfg.output_dir == template and cfg.lora.r == 4
     with pytest.raises(ConfigError, match="unknown config key 'nope'"):
         load_config(Cfg, [f"nope={template}"])
+
+
+def test_negative_save_every_is_refused(tiny_model_dir):
+    from train import sft
+
+    cfg = load_config(sft.Config, [f"model={tiny_model_dir}", "save_every=-1"])
+    with pytest.raises(ConfigError, match="save_every must be >= 0"):
+        sft.validate(cfg)
