@@ -124,7 +124,6 @@ class LLaDAConfig(PretrainedConfig):
             "include_bias": (self.include_bias, False),
             "include_qkv_bias": (self.include_qkv_bias, False),
             "attention_layer_norm": (self.attention_layer_norm, False),
-            "weight_tying": (self.weight_tying, False),
         }
         bad = {k: v for k, (v, ok) in unsupported.items() if v != ok}
         if bad:

@@ -3,7 +3,8 @@
 Module names follow GSAI-ML/LLaDA-8B-*: model.transformer.{wte, blocks.N.{attn_norm, q_proj, k_proj, v_proj, attn_out,
 ff_norm, ff_proj, up_proj, ff_out}, ln_f, ff_out}. The math follows the reference modeling code ("llama" block type):
 RMSNorm in fp32, rotate-half RoPE in fp32, SDPA with is_causal=False, SwiGLU as ff_out(silu(ff_proj(x)) * up_proj(x)),
-untied LM head. Deviations: no alibi / flash-attn / qk-norm paths (rejected by LLaDAConfig.validate), HF-standard
+LM head untied unless weight_tying (the reference's F.linear(x, wte.weight); here ff_out.weight is wte.weight, so
+checkpoints keep one matrix and HF re-ties it on load). Deviations: no alibi / flash-attn / qk-norm paths (rejected by LLaDAConfig.validate), HF-standard
 gradient checkpointing, and an optional (k, v) prefix cache used by the fast sampler.
 """
 
@@ -110,6 +111,8 @@ class LLaDAModelLM(PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["LLaDABlock"]
     _supports_sdpa = True
+    # with config.weight_tying (tie_word_embeddings) HF ties the LM head to the input embedding
+    _tied_weights_keys = {"model.transformer.ff_out.weight": "model.transformer.wte.weight"}
 
     def __init__(self, config: LLaDAConfig):
         config.validate()

@@ -42,6 +42,7 @@ class TinySizes:
     corpus_chars: int = 3_000_000
     split_digits: bool = False  # pre-tokenize every digit as its own token
     minicode_rows: int = 0  # minicode training problems added to the tokenizer corpus
+    weight_tying: bool = False  # LM head = input embedding (LLaDA's weight_tying)
 
 
 PRESETS = {
@@ -131,6 +132,7 @@ def tiny_config(tokenizer: PreTrainedTokenizerFast, sizes: TinySizes) -> LLaDACo
         vocab_size=padded,
         embedding_size=padded,
         max_sequence_length=sizes.max_sequence_length,
+        weight_tying=sizes.weight_tying,
         mask_token_id=tokenizer.mask_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,

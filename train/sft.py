@@ -8,7 +8,9 @@ LLaDA) or by the maskable tokens of the global batch ("token"). Deviations from 
 - with the AST maskers, p is the sample's actual masking rate N/L (TreeDiff does not say how it weights its loss);
 - the EOS right-padding of LLaDA is per micro-batch (pad to the longest row), not to a fixed length; so the number
   of padded EOS targets a row gets depends on its batch-mates, and `group_by_length=true` (less padding, off in the
-  LLaDA recipes) leaves most rows with their own EOS only (`min_eos` sets a floor; README, "Length grouping").
+  LLaDA recipes) leaves most rows with their own EOS only (`min_eos` sets a floor; README, "Length grouping");
+  `eos_canvas=N` instead pads every row to its own canvas, uniform in [its answer's length, N] and fixed by the seed,
+  so grouped batches keep EOS runs of every length up to N (the minicode recipe: N = the generation length).
 Resume is automatic: if output_dir holds a checkpoint, training continues from it (same step count, data order, RNG).
 """
 
@@ -33,7 +35,7 @@ from train.config import ConfigError, load_config
 from train.engine import RunSettings, build_engine, check_engine_settings, count_parameters
 from train.loss import llada_loss, loss_parts, token_loss
 from train.run import finish_run, start_run
-from train.sft_data import SampleOrder, load_sft_rows, row_lengths
+from train.sft_data import SampleOrder, load_sft_rows, row_lengths, row_prompt_lengths
 
 
 @dataclass
@@ -49,6 +51,11 @@ class Config(RunSettings):
     group_by_length: bool = False
     group_bucket_batches: int = 64  # a length bucket holds this many micro-batches (sorted within, longest first)
     min_eos: int = 0  # with pad_with_eos: at least this many supervised EOS per row (own EOS + extra padding)
+    # with pad_with_eos: each row's answer is EOS-padded to a canvas of C tokens, C uniform in [own answer length,
+    # eos_canvas] and fixed per row by the seed, in place of the batch's longest row (0: off). Every row keeps
+    # supervised EOS runs of all lengths up to the canvas (evaluation's generation length: set it to that), and
+    # with group_by_length the padding between rows goes (README, "Length grouping").
+    eos_canvas: int = 0
     masker: str = "ast"  # a key of corruption.maskers.MASKERS: uniform | ast | ast-span | ...
     schedule: str = "linear"  # linear (LLaDA) | curriculum (TreeDiff)
     tiers: dict[str, float] = field(default_factory=dict)  # tier weight overrides, e.g. {control: 0.7}
@@ -68,23 +75,44 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"masker must be one of {sorted(MASKERS)}, got {cfg.masker!r}")
     if cfg.normalize not in LOSS_FNS:
         raise ConfigError(f"normalize must be one of {sorted(LOSS_FNS)}, got {cfg.normalize!r}")
-    if cfg.group_bucket_batches < 1 or cfg.min_eos < 0:
-        raise ConfigError("group_bucket_batches must be >= 1 and min_eos >= 0")
+    if cfg.group_bucket_batches < 1 or cfg.min_eos < 0 or cfg.eos_canvas < 0:
+        raise ConfigError("group_bucket_batches must be >= 1, min_eos and eos_canvas >= 0")
+    if cfg.eos_canvas and (not cfg.pad_with_eos or cfg.min_eos):
+        raise ConfigError("eos_canvas needs pad_with_eos=true and min_eos=0 (it sets every row's EOS padding)")
     check_engine_settings(cfg)
 
 
-def sample_order(cfg: Config, rows) -> SampleOrder:
-    """The job's sample stream: shuffled, or shuffled and length-grouped in buckets of whole micro-batches."""
+def canvas_ends(cfg: Config, rows) -> list[int] | None:
+    """Per row, where its EOS padding ends with `eos_canvas` (prompt + canvas, at most max_length); else None."""
+    if not cfg.eos_canvas:
+        return None
+    lengths, prompts = row_lengths(rows), row_prompt_lengths(rows)
+    g = torch.Generator().manual_seed(cfg.seed + 7_919)
+    u = torch.rand(len(lengths), generator=g).tolist()
+    ends = []
+    for n, p, x in zip(lengths, prompts, u):
+        lo, hi = n - p, max(n - p, cfg.eos_canvas)
+        ends.append(max(n, min(p + lo + int(x * (hi - lo + 1)), cfg.max_length)))
+    return ends
+
+
+def sample_order(cfg: Config, rows, ends: list[int] | None) -> SampleOrder:
+    """The job's sample stream: shuffled, or shuffled and length-grouped (by padded length) in buckets of whole
+    micro-batches."""
     if not cfg.group_by_length:
         return SampleOrder(len(rows), cfg.seed)
-    return SampleOrder(len(rows), cfg.seed, row_lengths(rows), cfg.group_bucket_batches * cfg.micro_batch_size)
+    lengths = ends if ends is not None else row_lengths(rows)
+    return SampleOrder(len(rows), cfg.seed, lengths, cfg.group_bucket_batches * cfg.micro_batch_size)
 
 
-def micro_batches(cfg: Config, rows, order: SampleOrder, position: int, pad_id: int) -> list[dict]:
+def micro_batches(cfg: Config, rows, order: SampleOrder, position: int, pad_id: int,
+                  ends: list[int] | None = None) -> list[dict]:
     batches = []
     for m in range(cfg.grad_accum):
-        picked = [rows[i] for i in order.micro_batch(position, m, dist.rank(), dist.world_size(), cfg.micro_batch_size)]
-        batch = collate(picked, pad_id, cfg.pad_with_eos, min_eos=cfg.min_eos)
+        index = order.micro_batch(position, m, dist.rank(), dist.world_size(), cfg.micro_batch_size)
+        picked = [rows[i] for i in index]
+        eos_to = [ends[i] for i in index] if ends is not None else None
+        batch = collate(picked, pad_id, cfg.pad_with_eos, min_eos=cfg.min_eos, eos_to=eos_to)
         batch["spans"] = pad_spans([r["spans"] for r in picked])  # nested AST node spans for ast-span (Algorithm 2)
         batches.append(batch)
     return batches
@@ -140,12 +168,13 @@ def main(cfg: Config) -> Path:
     step, position = state["step"], state["data_position"]
     trainable, total = count_parameters(engine.module)
     dist.print0(f"data: {data_stats} | params: {trainable:,} trainable of {total:,} | steps: {total_steps}")
-    order = sample_order(cfg, rows)
+    ends = canvas_ends(cfg, rows)
+    order = sample_order(cfg, rows, ends)
 
     bar = tqdm(total=total_steps, initial=step, desc="sft", disable=not dist.is_main())
     while step < total_steps:
         t0 = time.perf_counter()
-        metrics = train_step(cfg, engine, adapter, micro_batches(cfg, rows, order, position, tokenizer.pad_token_id),
+        metrics = train_step(cfg, engine, adapter, micro_batches(cfg, rows, order, position, tokenizer.pad_token_id, ends),
                              step, total_steps)
         step, position = step + 1, position + global_batch
         seconds = time.perf_counter() - t0

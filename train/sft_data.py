@@ -104,6 +104,13 @@ def row_lengths(rows) -> list[int]:
     return [len(r["input_ids"]) for r in rows]
 
 
+def row_prompt_lengths(rows) -> list[int]:
+    """Prompt token count of every row (Arrow column when rows is a datasets.Dataset)."""
+    if hasattr(rows, "data") and hasattr(rows.data, "column"):
+        return rows.data.column("prompt_len").to_pylist()
+    return [r["prompt_len"] for r in rows]
+
+
 class SampleOrder:
     """Global sample stream: epoch e visits a permutation seeded by (seed, e). Position p is the p-th sample drawn by
     the whole job, so resuming at a saved position continues the exact same order on any step.

@@ -83,6 +83,27 @@ def test_save_load_roundtrip_is_bit_exact(tiny_model, tmp_path):
         assert torch.equal(tiny_model(ids).logits, loaded(ids).logits)
 
 
+def test_weight_tying_shares_the_embedding_and_survives_save_load(tiny_model, tmp_path):
+    """weight_tying: logits = x @ wte.weight^T (the reference's F.linear(x, wte.weight)); one matrix trained,
+    re-tied on load, and gradients from both uses land on it."""
+    cfg = LLaDAConfig(**{**tiny_model.config.to_dict(), "weight_tying": True})
+    torch.manual_seed(0)
+    tied = LLaDAModelLM(cfg).eval()
+    tr = tied.model.transformer
+    assert tr.ff_out.weight is tr.wte.weight
+    assert sum(p.numel() for p in tied.parameters()) == sum(p.numel() for p in tiny_model.parameters()) - tr.wte.weight.numel()
+    ids = _ids(tied)
+    with torch.no_grad():
+        torch.testing.assert_close(tied(ids).logits, reference_logits(tied, ids), rtol=1e-4, atol=1e-4)
+    tied.save_pretrained(tmp_path)
+    loaded = AutoModel.from_pretrained(tmp_path).eval()
+    assert loaded.model.transformer.ff_out.weight is loaded.model.transformer.wte.weight
+    with torch.no_grad():
+        assert torch.equal(tied(ids).logits, loaded(ids).logits)
+    tied(ids).logits.sum().backward()
+    assert tr.wte.weight.grad is not None and tr.wte.weight.grad[ids.unique()].abs().sum() > 0
+
+
 def test_hub_weight_names(tiny_model):
     names = set(tiny_model.state_dict())
     for n in ("model.transformer.wte.weight", "model.transformer.ln_f.weight", "model.transformer.ff_out.weight"):

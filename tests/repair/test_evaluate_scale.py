@@ -89,9 +89,10 @@ def _rows(out: Path) -> dict[str, list[dict]]:
 
 
 def test_two_ranks_give_the_rows_of_one(tiny_model_dir, problems_file, one_rank, tmp_path):
+    """2 ranks with overlapped tests (--overlap 2) vs 1 rank sequential (the CPU default): the same rows."""
     out = tmp_path / "out"
     cmd = ["torchrun", "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "repair.evaluate",
-           "--model", str(tiny_model_dir), "--problems", str(problems_file), *ARGS, "--out", str(out)]
+           "--model", str(tiny_model_dir), "--problems", str(problems_file), *ARGS, "--overlap", "2", "--out", str(out)]
     proc = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert not list((out / "runs" / "parts").glob("*.jsonl"))  # rank 0 merged the parts
@@ -124,8 +125,9 @@ def test_config_allows_another_batch_size_but_not_other_settings(tmp_path):
     from repair.evaluate import parse_args, record_config
 
     base = ["--model", "m", "--dataset", "mbpp", "--out", str(tmp_path)]
+    assert parse_args(base).overlap == 1  # CPU default: tests and model share the cores
     record_config(parse_args(base), base)
-    record_config(parse_args(base + ["--batch-size", "8", "--overlap", "1"]), base)
+    record_config(parse_args(base + ["--batch-size", "8", "--overlap", "2"]), base)
     with pytest.raises(UsageError, match="other settings"):
         record_config(parse_args(base + ["--steps", "64"]), base)
 

@@ -91,6 +91,39 @@ def test_collate_min_eos_pads_past_the_longest_row():
     assert collate(rows, pad_id=0, pad_with_eos=False, min_eos=3)["input_ids"].shape == (2, 4)
 
 
+def test_collate_eos_to_pads_each_row_to_its_own_canvas():
+    rows = [{"input_ids": [5, 6, 7, 0], "prompt_len": 1}, {"input_ids": [5, 8, 0], "prompt_len": 1}]
+    b = collate(rows, pad_id=0, eos_to=[5, 3])
+    assert b["input_ids"].tolist() == [[5, 6, 7, 0, 0], [5, 8, 0, 0, 0]]
+    assert b["attention_mask"].tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
+    assert b["maskable"].tolist() == [[False, True, True, True, True], [False, True, True, False, False]]
+    with pytest.raises(ValueError):
+        collate(rows, pad_id=0, eos_to=[3, 3])  # shorter than the first row
+
+
+def test_canvas_ends_bound_the_answer_length_from_above_only():
+    """eos_canvas: a row's answer canvas C is uniform in [own answer, canvas], so C >= answer always, C reaches the
+    canvas, and C alone barely tells a short answer from a long one (unlike grouping without it)."""
+    from train.sft import Config, canvas_ends
+
+    rng = random.Random(0)
+    rows = []
+    for _ in range(4000):
+        p, a = rng.randint(10, 40), rng.randint(5, 60)
+        rows.append({"input_ids": [1] * (p + a), "prompt_len": p})
+    cfg = Config(eos_canvas=96, max_length=160)
+    ends = canvas_ends(cfg, rows)
+    canvas = [e - r["prompt_len"] for e, r in zip(ends, rows)]
+    answers = [len(r["input_ids"]) - r["prompt_len"] for r in rows]
+    assert all(a <= c <= 96 for a, c in zip(answers, canvas)) and max(canvas) == 96
+    assert ends == canvas_ends(cfg, rows)  # fixed by the seed
+    short = [c for a, c in zip(answers, canvas) if a <= 20]
+    long_ = [c for a, c in zip(answers, canvas) if a >= 45]
+    # means of U(a, 96): ~(12.5 + 96) / 2 vs ~(52.5 + 96) / 2; with grouping alone they would be 12.5 vs 52.5
+    assert 50 < sum(short) / len(short) < 58 and 70 < sum(long_) / len(long_) < 78
+    assert canvas_ends(Config(), rows) is None
+
+
 def test_rank_shards_of_preprocessing_join_to_the_one_rank_rows(tiny_tokenizer):
     """load_sft_rows: each rank builds a contiguous shard; joined in rank order they are the 1-rank rows, and the
     minicode source gives generate_problems' prompts, solutions and task ids without running any solution."""
