@@ -87,18 +87,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="sandboxes: expected outputs, and a batch's tests run concurrently")
     p.add_argument("--batch-size", type=int, default=1, help="B problems per batched generate / infill")
-    p.add_argument("--overlap", type=int, default=None,
-                   help="batches in flight: one batch's tests run while another uses the model (1 = sequential; "
-                        "default 2 on a GPU, 1 on CPU, where tests and model share the cores: 0.73x measured on 2)")
+    p.add_argument("--overlap", type=int, default=2,
+                   help="batches in flight: one batch's tests run while another uses the model (1 = sequential)")
     p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)  # deepspeed
     p.add_argument("--device", default=None)
     p.add_argument("--dtype", default=None, help="bf16 | fp16 | fp32 (default: bf16 on CUDA, fp32 on CPU)")
-    args = p.parse_args(argv)
-    if args.overlap is None:
-        from inference.loading import resolve_device
-
-        args.overlap = 2 if resolve_device(args.device or ranks.device()).type == "cuda" else 1
-    return args
+    return p.parse_args(argv)
 
 
 def check_inputs(args: argparse.Namespace) -> None:

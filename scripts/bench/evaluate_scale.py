@@ -20,7 +20,8 @@ The model defaults to a freshly built tiny random model (inference.tiny); pass -
 Timings on a shared CPU are noisy: read ratios from one run, as median (min, max) over the repeats.
 Measured 2026-12-05, quiet machine, a minicode SFT model (2.1M params) on 48 of its eval problems (seed 1; the
 command above, --repeats 1): problems/s A 1.17, B 1.84, C 1.34, D 1.85 -> B=8 vs 1 1.57x, overlapped vs sequential
-0.73x (on 2 cores the test workers take a core from the model's 2 threads), 2 ranks vs 1 1.38x (D vs C; 1.00x vs B);
+0.73x (on 2 cores the test workers take a core from the model's 2 threads; at the main job's settings, 200
+problems, block 96, --overlap 2 vs 1 took 170 vs 177 s: 1.04x), 2 ranks vs 1 1.38x (D vs C; 1.00x vs B);
 rows differing from A 0/96 in B, C, D. Forward-pass ceilings printed by the same run: batching 1.46x (6.7 ms at
 B = 1, 36.6 ms at B = 8 over 156 tokens), 2 ranks 1.14x (a B = 8 pass 38.2 ms on 2 threads, 67.3 ms on 1): the
 issue's >= 3x and >= 1.5x are above what this 2-core CPU can give at this model size. (2026-12-04, another SFT run

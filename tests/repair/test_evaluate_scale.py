@@ -74,7 +74,7 @@ def problems_file(tmp_path_factory) -> Path:
 def one_rank(tiny_model_dir, problems_file, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("one-rank") / "out"
     cmd = [sys.executable, "-m", "repair.evaluate", "--model", str(tiny_model_dir), "--problems", str(problems_file),
-           *ARGS, "--out", str(out)]
+           *ARGS, "--overlap", "1", "--out", str(out)]  # sequential tests: the reference rows
     subprocess.run(cmd, cwd=REPO, env=ENV, check=True, capture_output=True, timeout=600)
     return out
 
@@ -89,10 +89,10 @@ def _rows(out: Path) -> dict[str, list[dict]]:
 
 
 def test_two_ranks_give_the_rows_of_one(tiny_model_dir, problems_file, one_rank, tmp_path):
-    """2 ranks with overlapped tests (--overlap 2) vs 1 rank sequential (the CPU default): the same rows."""
+    """2 ranks with overlapped tests (--overlap 2, the default) vs 1 rank with sequential tests: the same rows."""
     out = tmp_path / "out"
     cmd = ["torchrun", "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "repair.evaluate",
-           "--model", str(tiny_model_dir), "--problems", str(problems_file), *ARGS, "--overlap", "2", "--out", str(out)]
+           "--model", str(tiny_model_dir), "--problems", str(problems_file), *ARGS, "--out", str(out)]
     proc = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert not list((out / "runs" / "parts").glob("*.jsonl"))  # rank 0 merged the parts
@@ -125,7 +125,6 @@ def test_config_allows_another_batch_size_but_not_other_settings(tmp_path):
     from repair.evaluate import parse_args, record_config
 
     base = ["--model", "m", "--dataset", "mbpp", "--out", str(tmp_path)]
-    assert parse_args(base).overlap == 1  # CPU default: tests and model share the cores
     record_config(parse_args(base), base)
     record_config(parse_args(base + ["--batch-size", "8", "--overlap", "2"]), base)
     with pytest.raises(UsageError, match="other settings"):
