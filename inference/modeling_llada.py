@@ -4,8 +4,9 @@ Module names follow GSAI-ML/LLaDA-8B-*: model.transformer.{wte, blocks.N.{attn_n
 ff_norm, ff_proj, up_proj, ff_out}, ln_f, ff_out}. The math follows the reference modeling code ("llama" block type):
 RMSNorm in fp32, rotate-half RoPE in fp32, SDPA with is_causal=False, SwiGLU as ff_out(silu(ff_proj(x)) * up_proj(x)),
 LM head untied unless weight_tying (the reference's F.linear(x, wte.weight); here ff_out.weight is wte.weight, so
-checkpoints keep one matrix and HF re-ties it on load). Deviations: no alibi / flash-attn / qk-norm paths (rejected by LLaDAConfig.validate), HF-standard
-gradient checkpointing, and an optional (k, v) prefix cache used by the fast sampler.
+checkpoints keep one matrix and HF re-ties it on load). Deviations: no alibi / flash-attn / qk-norm paths (rejected
+by LLaDAConfig.validate), HF-standard gradient checkpointing, and an optional (k, v) prefix cache used by the fast
+sampler.
 """
 
 from __future__ import annotations

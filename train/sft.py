@@ -86,13 +86,12 @@ def canvas_ends(cfg: Config, rows) -> list[int] | None:
     """Per row, where its EOS padding ends with `eos_canvas` (prompt + canvas, at most max_length); else None."""
     if not cfg.eos_canvas:
         return None
-    lengths, prompts = row_lengths(rows), row_prompt_lengths(rows)
     g = torch.Generator().manual_seed(cfg.seed + 7_919)
-    u = torch.rand(len(lengths), generator=g).tolist()
+    u = torch.rand(len(rows), generator=g).tolist()
     ends = []
-    for n, p, x in zip(lengths, prompts, u):
-        lo, hi = n - p, max(n - p, cfg.eos_canvas)
-        ends.append(max(n, min(p + lo + int(x * (hi - lo + 1)), cfg.max_length)))
+    for n, p, x in zip(row_lengths(rows), row_prompt_lengths(rows), u):
+        extra = int(x * (max(cfg.eos_canvas - (n - p), 0) + 1))  # EOS past the row's own: uniform in [0, room]
+        ends.append(max(n, min(n + extra, cfg.max_length)))
     return ends
 
 

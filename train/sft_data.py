@@ -94,21 +94,25 @@ def load_sft_rows(source: SourceConfig, tokenizer, max_length: int, chat_templat
     return datasets.load_from_disk(str(path / "rows")), json.loads((path / "stats.json").read_text())
 
 
+def _arrow_column(rows, name: str):
+    """The Arrow column `name` when rows is a datasets.Dataset (read without materialising a row), else None."""
+    return rows.data.column(name) if hasattr(rows, "data") and hasattr(rows.data, "column") else None
+
+
 def row_lengths(rows) -> list[int]:
-    """Token count of every row, read from the Arrow column of a datasets.Dataset (no row is materialised) or
-    from a list of row dicts."""
-    if hasattr(rows, "data") and hasattr(rows.data, "column"):
+    """Token count of every row, from the Arrow column of a datasets.Dataset or from a list of row dicts."""
+    column = _arrow_column(rows, "input_ids")
+    if column is not None:
         import pyarrow.compute as pc
 
-        return pc.list_value_length(rows.data.column("input_ids")).to_pylist()
+        return pc.list_value_length(column).to_pylist()
     return [len(r["input_ids"]) for r in rows]
 
 
 def row_prompt_lengths(rows) -> list[int]:
     """Prompt token count of every row (Arrow column when rows is a datasets.Dataset)."""
-    if hasattr(rows, "data") and hasattr(rows.data, "column"):
-        return rows.data.column("prompt_len").to_pylist()
-    return [r["prompt_len"] for r in rows]
+    column = _arrow_column(rows, "prompt_len")
+    return column.to_pylist() if column is not None else [r["prompt_len"] for r in rows]
 
 
 class SampleOrder:

@@ -98,48 +98,31 @@ def rows_of(out: Path) -> dict[tuple[str, str], dict]:
     return rows
 
 
-def forward_ceiling(model_dir: str, length: int, batch: int = 8, calls: int = 30) -> tuple[float, float, float]:
-    """Seconds of one forward pass over [1, length] and over [batch, length] tokens (median of `calls`, same threads,
-    interleaved), and the per-row speedup batch x t1 / tB: what batching alone can give a model-bound evaluation."""
+def forward_ceilings(model_dir: str, length: int, batch: int = 8, calls: int = 30) -> dict[str, float]:
+    """Median seconds of one forward pass over `length` tokens (settings interleaved, warm-up excluded): at B = 1 and
+    at B = `batch` on this process's threads, and at B = `batch` on one thread. From them, what batching alone can
+    give a model-bound evaluation (batch x t1 / tB) and what 2 ranks can give over 1 (2 x tB / tB_one_thread: the
+    ranks split the cores)."""
     import torch
 
     from inference.loading import load_model
 
     model = load_model(model_dir).model
+    threads = torch.get_num_threads()
+    settings = {"t1": (1, threads), "tb": (batch, threads), "tb_one": (batch, 1)}
     ids = {b: torch.randint(0, model.config.vocab_size, (b, length)) for b in (1, batch)}
-    times = {1: [], batch: []}
+    times = {k: [] for k in settings}
     with torch.inference_mode():
-        for _ in range(3):
-            model(input_ids=ids[1]), model(input_ids=ids[batch])
-        for _ in range(calls):
-            for b in (1, batch):
-                t0 = time.perf_counter()
-                model(input_ids=ids[b])
-                times[b].append(time.perf_counter() - t0)
-    t1, tb = statistics.median(times[1]), statistics.median(times[batch])
-    return t1, tb, batch * t1 / tb
-
-
-def rank_ceiling(model_dir: str, length: int, batch: int = 8, calls: int = 20) -> tuple[float, float, float]:
-    """Seconds of one [batch, length] forward pass on all cores (as 1 rank runs) and on one core (as each of 2
-    ranks runs; same machine), and what 2 ranks can give over 1: 2 x t_all / t_one (the ranks split the cores)."""
-    import torch
-
-    from inference.loading import load_model
-
-    model = load_model(model_dir).model
-    ids = torch.randint(0, model.config.vocab_size, (batch, length))
-    threads, times = torch.get_num_threads(), {"all": [], "one": []}
-    with torch.inference_mode():
-        for _ in range(calls + 3):
-            for key, n in (("all", threads), ("one", 1)):
+        for i in range(calls + 3):
+            for key, (b, n) in settings.items():
                 torch.set_num_threads(n)
                 t0 = time.perf_counter()
-                model(input_ids=ids)
-                times[key].append(time.perf_counter() - t0)
+                model(input_ids=ids[b])
+                if i >= 3:
+                    times[key].append(time.perf_counter() - t0)
     torch.set_num_threads(threads)
-    t_all, t_one = statistics.median(times["all"][3:]), statistics.median(times["one"][3:])
-    return t_all, t_one, 2 * t_all / t_one
+    out = {k: statistics.median(v) for k, v in times.items()}
+    return {**out, "threads": threads, "batching": batch * out["t1"] / out["tb"], "ranks": 2 * out["tb"] / out["tb_one"]}
 
 
 def _med(xs: list[float]) -> str:
@@ -215,16 +198,13 @@ def main() -> None:
     a, b, c, d = (med[k] for k in VARIANTS)
     print(f"\nratios (medians): B=8 vs 1 {b / a:.2f}x; overlapped vs sequential {c / b:.2f}x; 2 ranks vs 1 {d / c:.2f}x; "
           f"all together {d / a:.2f}x")
-    t1, t8, gain = forward_ceiling(args.model, args.prompt_tokens_here + args.gen_length)
+    c = forward_ceilings(args.model, args.prompt_tokens_here + args.gen_length)
     print(f"forward-pass ceiling of batching on this machine: one pass over {args.prompt_tokens_here + args.gen_length} "
-          f"tokens {t1 * 1e3:.1f} ms at B = 1, {t8 * 1e3:.1f} ms at B = 8 -> {gain:.2f}x rows/s (B = 8 vs 1 cannot beat "
-          "this where the forward passes dominate)")
-    import torch
-
-    t_all, t_one, gain = rank_ceiling(args.model, args.prompt_tokens_here + args.gen_length)
-    print(f"forward-pass ceiling of 2 ranks: B = 8 pass {t_all * 1e3:.1f} ms on {torch.get_num_threads()} threads (1 rank), "
-          f"{t_one * 1e3:.1f} ms on 1 (each of 2 ranks) -> {gain:.2f}x (2 ranks vs 1 cannot beat this where the "
-          "forward passes dominate)")
+          f"tokens {c['t1'] * 1e3:.1f} ms at B = 1, {c['tb'] * 1e3:.1f} ms at B = 8 -> {c['batching']:.2f}x rows/s "
+          "(B = 8 vs 1 cannot beat this where the forward passes dominate)")
+    print(f"forward-pass ceiling of 2 ranks: B = 8 pass {c['tb'] * 1e3:.1f} ms on {c['threads']} threads (1 rank), "
+          f"{c['tb_one'] * 1e3:.1f} ms on 1 (each of 2 ranks) -> {c['ranks']:.2f}x (2 ranks vs 1 cannot beat this "
+          "where the forward passes dominate)")
     projection(args)
 
 
