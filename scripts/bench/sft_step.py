@@ -182,3 +182,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    from train import dist
+
+    dist.close()
