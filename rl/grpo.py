@@ -209,4 +209,3 @@ def main(cfg: Config) -> Path:
 
 if __name__ == "__main__":
     run_cli(lambda: main(load_config(Config)))
-    dist.close()

@@ -198,4 +198,3 @@ def _grad_norm(engine) -> float | None:
 
 if __name__ == "__main__":
     run_cli(lambda: main(load_config(Config)))
-    dist.close()

@@ -135,6 +135,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    from train import dist
-
-    dist.close()

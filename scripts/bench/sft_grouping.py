@@ -126,6 +126,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    from train import dist
-
-    dist.close()
