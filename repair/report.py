@@ -210,15 +210,16 @@ def _pct(x: float) -> str:
 
 
 def table1(summary: dict, dataset: str) -> list[str]:
-    paper = PAPER.get(dataset, {})
-    lines = ["| strategy | pass@1 (%) mean ± std | seeds | problems | NFE / problem | NFE total | s / problem "
-             "| paper pass@1 | paper NFE |", "|---|---|---|---|---|---|---|---|---|"]
+    """With the paper's columns only for MBPP+ / HumanEval+ (a --problems file has no paper figures to compare)."""
+    paper = PAPER.get(dataset)
+    head = "| strategy | pass@1 (%) mean ± std | seeds | problems | NFE / problem | NFE total | s / problem |"
+    lines = [head + (" paper pass@1 | paper NFE |" if paper else ""), "|---" * (9 if paper else 7) + "|"]
     for name in [s for s in MAIN if s in summary]:
         e = summary[name]
         probs = "/".join(str(s["problems"]) for s in e["seeds"].values())
-        lines.append(f"| {name} | {_pct(e['pass@1_mean'])} ± {_pct(e['pass@1_std'])} | {len(e['seeds'])} | {probs} "
-                     f"| {e['nfe_mean']:.1f} | {e['nfe_total']} | {e['seconds_per_problem']:.2f} "
-                     f"| {paper.get(name, '-')} | {PAPER_NFE.get(name, '-')} |")
+        row = (f"| {name} | {_pct(e['pass@1_mean'])} ± {_pct(e['pass@1_std'])} | {len(e['seeds'])} | {probs} "
+               f"| {e['nfe_mean']:.1f} | {e['nfe_total']} | {e['seconds_per_problem']:.2f} |")
+        lines.append(row + (f" {paper.get(name, '-')} | {PAPER_NFE.get(name, '-')} |" if paper else ""))
     return lines
 
 
@@ -296,8 +297,9 @@ def _header(config: dict, summary: dict) -> list[str]:
         lines += ["Settings: " + ", ".join(f"{k}={v}" for k, v in config.items() if k not in ("command",)), ""]
     ours = ", ".join(f"{s} {summary[s]['pass@1_mean']:.2f}" for s in MAIN if s in summary)
     ref = ", ".join(f"{s} {v:.2f}" for s, v in paper.items())
-    lines += [f"Paper (LLaDA-8B-Base, {dataset}+, pass@1 %): {ref or 'n/a'}; trace-guided NFE 294.",
-              f"This run (pass@1 %, mean over seeds): {ours}.", ""]
+    if paper:
+        lines.append(f"Paper (LLaDA-8B-Base, {dataset}+, pass@1 %): {ref}; trace-guided NFE 294.")
+    lines += [f"This run (pass@1 %, mean over seeds): {ours}.", ""]
     return lines + stage1_mode(config) + [""]
 
 

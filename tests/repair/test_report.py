@@ -112,3 +112,16 @@ def test_write_report_from_synthetic_runs(tmp_path):
         assert heading in report
     assert "| s8 |" in report  # ablation rows in Table 2
     assert summarize(load_runs(tmp_path)).keys() == summary.keys()
+
+
+def test_problems_file_report_has_no_paper_columns(tmp_path):
+    """A --problems run (minicode, any jsonl) has no paper figures: no 'Paper' line, no paper columns in Table 1."""
+    _write(tmp_path, "no-repair", 0, [_row("t0", True, nfe=96), _row("t1", False, nfe=96)])
+    _write(tmp_path, "trace-guided", 0, [_row("t0", True, nfe=96), _row("t1", True, rounds=["exception"], nfe=120)])
+    write_report(tmp_path, {"dataset": None, "problems": "eval.jsonl", "model": "synthetic"})
+    report = (tmp_path / "report.md").read_text()
+    table1 = report.split("## Table 1")[1].split("##")[0]
+    assert "Paper" not in report and "paper" not in table1 and "n/a" not in report
+    assert "| no-repair | 50.00 ± " in table1 and "| trace-guided | 100.00 ± " in table1
+    header, rule = [line for line in table1.splitlines() if line.startswith("|")][:2]
+    assert header.count("|") == rule.count("|") == 8  # 7 columns
