@@ -54,6 +54,22 @@ def treediff_table(run: Path) -> list[str]:
     return lines
 
 
+def full_recipe_table(run: Path) -> list[str]:
+    """The full recipe (stage `full`): the main job's SFT config at more steps, no-repair and trace-guided pass@1."""
+    sft, figs = sft_figures(run / "sft-full"), eval_figures(run / "eval-sft-full")
+    lines = ["| SFT steps | final loss | tokens/s | no-repair pass@1 % (95% CI) | trace-guided pass@1 % (95% CI) "
+             "| trace-guided NFE / problem |", "|---|---|---|---|---|---|"]
+    if sft is None or figs is None:
+        return lines + ["| not run | | | | | |"]
+    cells = []
+    for strategy in ("no-repair", "trace-guided"):
+        res = _pass(figs, strategy)
+        cells.append(f"{res[0]:.1f} (± {binomial_halfwidth(*res):.1f}, n={res[1]})" if res else "not run")
+    nfe = figs.get("trace-guided", {}).get("nfe_per_problem", "")
+    return lines + [f"| {sft['steps']} | {sft['loss_last']:.4f} | {sft['tokens_per_s_median']} | {cells[0]} "
+                    f"| {cells[1]} | {nfe} |"]
+
+
 def estimator_table(run: Path) -> tuple[list[str], dict[str, list[dict]]]:
     before = _pass(eval_figures(run / "eval"))
     lines = ["| estimator | forward passes per estimate | RL steps | reward first 3 -> last 3 steps | "
@@ -125,6 +141,9 @@ def write_full_report(run: Path) -> Path:
           "results on their models and benchmarks, for orientation only.", "",
           f"Main job wall time {main['total_seconds'] / 60:.1f} min; stages (s): {main['stage_seconds']}; "
           f"--full stages (s): {full_stages}", ""]
+    md += ["## The full recipe: the main job's SFT config at more steps", "",
+           "Trained from the same model, data order and seed as the main job, cosine to 0 over all its steps; the tables "
+           "below use the main job's SFT model.", ""] + full_recipe_table(run) + [""]
     md += ["## TreeDiff Table 1: forward process at equal steps", ""] + treediff_table(run) + [""]
     trace = run / "eval" / "report.md"
     md += ["## Trace-guided repair Tables 1-3, McNemar, localization, edit distance", "",

@@ -26,14 +26,14 @@ build() {
   python -m data.minicode --split rl --num 64 --seed 0 --asserts --out "$RUN/rl_prompts.jsonl"
 }
 sft() {
-  deepspeed --log_level=warning --num_gpus "$NGPU" train/sft.py --config configs/sft/minicode.yaml \
+  "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml \
     model="$RUN/model" output_dir="$RUN/sft" "${SFT_ARGS[@]}"
 }
 evaluate() {
   python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" --strategies no-repair,trace-guided --out "$RUN/eval"
 }
 rl() {
-  deepspeed --log_level=warning --num_gpus "$NGPU" rl/grpo.py --config configs/rl/minicode.yaml \
+  "${DEEPSPEED[@]}" rl/grpo.py --config configs/rl/minicode.yaml \
     model="$SFT" output_dir="$RUN/rl" "${RL_ARGS[@]}"
   # the RL model with the threshold sampler (a fifth of plain decoding's time); stage 6 gives the SFT model's figure
   # with the same sampler, the pair to compare (--full evaluates its RL models with the plain sampler)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The papers in miniature on minicode: `bash scripts/minicode.sh --full [RUN_DIR]` (default runs/minicode-full;
-# ~2 hours on 2 cores, measured 2026-12-04). Runs the main job (scripts/minicode.sh) into RUN_DIR, then:
+# ~2.6 hours on 2 cores: ~2 h measured 2026-12-04, + ~35 min for the full recipe). Runs the main job
+# (scripts/minicode.sh) into RUN_DIR, then:
 #   TreeDiff   SFT with masker=ast and masker=ast-span at the main job's steps, data order, seed and curriculum
 #              schedule (the main job's SFT is the uniform row); no-repair pass@1 of each on the eval problems
 #   Trace      repair.evaluate on the uniform model: no-repair, global-low-confidence, best-of-2, trace-guided and
@@ -10,6 +11,8 @@
 #   CodeFusion repair SFT of the uniform model on diffusion-synthesized pairs vs rule-based pairs (repair.corrupt),
 #              then noise-and-resume repair of held-out broken programs (eval problems) with each model
 #   Fast-dLLM  plain vs threshold vs threshold + prefix cache (from the main job)
+#   Full       the full recipe: the main job's SFT config for FULL_STEPS (default 4,000) steps, cosine to 0 over all
+#              of them (the main job's budget ends soon after copying switches on: README), no-repair and trace-guided
 # and writes RUN_DIR/report.md with the figures (python -m repair.minicode_report full RUN_DIR).
 # Every stage is resumable like the main job's. No setting here was chosen by looking at a result.
 set -euo pipefail
@@ -20,12 +23,13 @@ export WANDB_MODE=${WANDB_MODE:-offline} TOKENIZERS_PARALLELISM=false DS_ACCELER
 bash scripts/minicode.sh "$RUN"
 . scripts/minicode_lib.sh
 SFT="$RUN/sft/final/merged"
+FULL_STEPS=${FULL_STEPS:-4000}  # the full recipe's SFT steps
 CF_TRAIN=${CF_TRAIN:-400} CF_TEST=${CF_TEST:-60}  # CodeFusion: prompts for training pairs / held-out broken programs
 REPAIR_TEMPLATE=$'Fix the bugs in this Python code:\n```python\n{broken}\n```\nFixed code:\n'
 
 treediff() {
   for masker in ast ast-span; do
-    deepspeed --log_level=warning --num_gpus "$NGPU" train/sft.py --config configs/sft/minicode.yaml \
+    "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml \
       model="$RUN/model" output_dir="$RUN/sft-$masker" masker="$masker" run_name="minicode-sft-$masker" "${SFT_ARGS[@]}"
     python -m repair.evaluate --model "$RUN/sft-$masker/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair \
       --out "$RUN/eval-sft-$masker"
@@ -41,7 +45,7 @@ trace() {
 estimators() {
   for spec in coupled:2 independent:2 d1:1; do
     local name=${spec%%:*} passes=${spec##*:}
-    deepspeed --log_level=warning --num_gpus "$NGPU" rl/grpo.py --config configs/rl/minicode.yaml model="$SFT" \
+    "${DEEPSPEED[@]}" rl/grpo.py --config configs/rl/minicode.yaml model="$SFT" \
       output_dir="$RUN/rl-$name" estimator.name="$name" estimator.passes="$passes" max_steps=20 \
       run_name="minicode-grpo-$name" "${RL_ARGS[@]}"
     python -m repair.evaluate --model "$RUN/rl-$name/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair \
@@ -63,7 +67,7 @@ codefusion() {
   python -m repair.corrupt --input "$RUN/cf_eval_prompts.jsonl" --out "$RUN/cf_test_rule.jsonl" --num-samples "$CF_TEST" --seed 1
   for kind in diffusion rule; do
     if [ ! -s "$RUN/cf_pairs_$kind.jsonl" ]; then echo "no $kind pairs: its repair SFT is not run"; continue; fi
-    deepspeed --log_level=warning --num_gpus "$NGPU" train/sft.py --config configs/sft/minicode.yaml \
+    "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml \
       model="$SFT" output_dir="$RUN/repair-sft-$kind" data.name="$RUN/cf_pairs_$kind.jsonl" \
       data.prompt_template="$REPAIR_TEMPLATE" data.completion_column=fixed data.max_examples=null \
       max_steps=200 optim.lr=3e-4 optim.warmup_ratio=0.05 run_name="minicode-repair-$kind" "${SFT_ARGS[@]}"
@@ -79,8 +83,17 @@ codefusion() {
   done
 }
 
+full_recipe() {
+  "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml \
+    model="$RUN/model" output_dir="$RUN/sft-full" max_steps="$FULL_STEPS" \
+    optim.min_lr_ratio=0.0 run_name=minicode-sft-full "${SFT_ARGS[@]}"
+  python -m repair.evaluate --model "$RUN/sft-full/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair,trace-guided \
+    --out "$RUN/eval-sft-full"
+}
+
 stage treediff "TreeDiff: ast and ast-span SFT at equal steps, no-repair pass@1" treediff
 stage trace "Trace-guided: all strategies and ablations on the uniform SFT model" trace
 stage estimators "DiffuCoder: coupled vs independent vs d1 GRPO" estimators
 stage codefusion "CodeFusion: repair SFT on diffusion vs rule-based pairs, noise-and-resume repair" codefusion
+stage full "Full recipe: SFT for $FULL_STEPS steps, no-repair and trace-guided pass@1" full_recipe
 python -m repair.minicode_report full "$RUN"

@@ -6,6 +6,8 @@
 read -r -a SFT_ARGS <<< "${SFT_ARGS:-}"
 read -r -a RL_ARGS <<< "${RL_ARGS:-}"
 EVAL_NUM=${EVAL_NUM:-200}
+# the launcher of every SFT / GRPO stage; MASTER_PORT lets two runs share a machine (the launcher's default: 29500)
+DEEPSPEED=(deepspeed --log_level=warning --num_gpus "$NGPU" --master_port "${MASTER_PORT:-29500}")
 GEN=${GEN:-96}  # completion tokens: the longest canonical minicode bodies are ~86 tokens with the small tokenizer
 # repair.evaluate settings of every minicode evaluation: the paper's S = K = 64 at L = 512 scaled to L = 96 -> 12;
 # R = 3, tau = 0.2 as the paper; N = L (one token per step) where the paper commits 4 per step (N = 128, L = 512).
