@@ -40,6 +40,11 @@ def _pass(figs: dict | None, strategy: str = "no-repair") -> tuple[float, int] |
     return (e["pass@1"], e["problems"]) if e else None
 
 
+def _pass_cell(res: tuple[float, int] | None) -> str:
+    """A pass@1 with its 95% half-width and problem count, as every minicode table prints it."""
+    return f"{res[0]:.1f} (± {binomial_halfwidth(*res):.1f}, n={res[1]})" if res else "not run"
+
+
 def treediff_table(run: Path) -> list[str]:
     lines = ["| masker (curriculum schedule) | SFT steps | final loss | no-repair pass@1 % (95% CI) | paper HE+ / MBPP+ (LLaDA-8B, T=512) |",
              "|---|---|---|---|---|"]
@@ -49,8 +54,8 @@ def treediff_table(run: Path) -> list[str]:
         if sft is None or res is None:
             lines.append(f"| {masker} | not run | | | {TREEDIFF_PAPER[masker]} |")
             continue
-        lines.append(f"| {masker} | {sft['steps']} | {sft['loss_last']:.3f} | {res[0]:.1f} "
-                     f"(± {binomial_halfwidth(*res):.1f}, n={res[1]}) | {TREEDIFF_PAPER[masker]} |")
+        lines.append(f"| {masker} | {sft['steps']} | {sft['loss_last']:.3f} | {_pass_cell(res)} "
+                     f"| {TREEDIFF_PAPER[masker]} |")
     return lines
 
 
@@ -61,10 +66,7 @@ def full_recipe_table(run: Path) -> list[str]:
              "| trace-guided NFE / problem |", "|---|---|---|---|---|---|"]
     if sft is None or figs is None:
         return lines + ["| not run | | | | | |"]
-    cells = []
-    for strategy in ("no-repair", "trace-guided"):
-        res = _pass(figs, strategy)
-        cells.append(f"{res[0]:.1f} (± {binomial_halfwidth(*res):.1f}, n={res[1]})" if res else "not run")
+    cells = [_pass_cell(_pass(figs, strategy)) for strategy in ("no-repair", "trace-guided")]
     nfe = figs.get("trace-guided", {}).get("nfe_per_problem", "")
     return lines + [f"| {sft['steps']} | {sft['loss_last']:.4f} | {sft['tokens_per_s_median']} | {cells[0]} "
                     f"| {cells[1]} | {nfe} |"]

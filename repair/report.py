@@ -296,8 +296,8 @@ def _header(config: dict, summary: dict) -> list[str]:
     if config:
         lines += ["Settings: " + ", ".join(f"{k}={v}" for k, v in config.items() if k not in ("command",)), ""]
     ours = ", ".join(f"{s} {summary[s]['pass@1_mean']:.2f}" for s in MAIN if s in summary)
-    ref = ", ".join(f"{s} {v:.2f}" for s, v in paper.items())
     if paper:
+        ref = ", ".join(f"{s} {v:.2f}" for s, v in paper.items())
         lines.append(f"Paper (LLaDA-8B-Base, {dataset}+, pass@1 %): {ref}; trace-guided NFE 294.")
     lines += [f"This run (pass@1 %, mean over seeds): {ours}.", ""]
     return lines + stage1_mode(config) + [""]
