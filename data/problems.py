@@ -2,7 +2,8 @@
 
 - `load_problems("humaneval" | "mbpp")` goes through evalplus.data (MBPP+ inputs need its deserialisation);
   `load_problems(path=...)` reads a jsonl in the same schema, or assert-style rows (`tests` / `test_cases`); both
-  refuse problems without tests, naming them (nothing could be held out).
+  refuse problems without tests, naming them (nothing could be held out); a file's rows with function-call tests
+  but no `entry_point` are refused by FILE:LINE (nothing to call: no expected output, every program fails).
 - Offline: when HUMANEVAL_OVERRIDE_PATH / MBPP_OVERRIDE_PATH are unset and `<repo>/../shared/data/*.jsonl.gz`
   exists, those files are used (set before evalplus.data is imported; patched into it if it already was).
 Expected outputs (running canonical solutions) are an execution concern: repair.execution.expected.with_expected.
@@ -101,6 +102,9 @@ def _read_problems(path: str) -> list[Problem]:
     if empty:
         raise UsageError(f"{path}:{empty[0][1]}: {_no_tests(len(empty), [t for t, _ in empty])} (missing field "
                          "'tests' or 'test_cases', or empty base_input / plus_input)")
+    nameless = [(p.task_id, line) for p, line in zip(problems, f.lines) if not has_entry_point(p)]
+    if nameless:
+        raise UsageError(f"{path}:{nameless[0][1]}: {_no_entry_point(len(nameless), [t for t, _ in nameless])}")
     return problems
 
 
@@ -135,6 +139,19 @@ def require_tests(problems: list[Problem]) -> list[Problem]:
     if empty:
         raise UsageError(_no_tests(len(empty), empty))
     return problems
+
+
+def has_entry_point(problem: Problem) -> bool:
+    """Function-call tests (base_input / plus_input) call `entry_point` with each input: without a function name no
+    expected output can be computed and every program fails, silently. Assert-style tests name what they call."""
+    return bool(problem.tests) or (isinstance(problem.entry_point, str) and problem.entry_point.isidentifier())
+
+
+def _no_entry_point(n: int, task_ids: list[str]) -> str:
+    shown = ", ".join(task_ids[:20]) + (f" and {n - 20} more" if n > 20 else "")
+    return (f"{n} problem(s) have function-call tests (base_input / plus_input) but no 'entry_point' naming the "
+            f"function to call, so no expected output could be computed and every program would fail: {shown}; "
+            "add the function's name as 'entry_point' (or give assert-style 'tests')")
 
 
 def _no_tests(n: int, task_ids: list[str]) -> str:

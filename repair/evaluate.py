@@ -46,7 +46,7 @@ from repair.strategies import parse_strategies, run_strategy
 # Settings that change results: a rerun into the same --out must agree on them (strategies, seeds, limit may grow).
 RESULT_KEYS = ("model", "dataset", "problems", "gen_length", "block_length", "steps", "temperature", "threshold",
                "prefix_cache",
-               "repair_steps", "budget_k", "window", "max_trace_lines", "rounds", "repair_temperature",
+               "repair_steps", "budget_k", "window", "max_trace_lines", "trace_reading", "rounds", "repair_temperature",
                "sample_temperature", "global_scope", "feedback_fraction", "split_seed", "timeout_per_test", "timeout_per_problem")
 
 
@@ -74,6 +74,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--budget-k", type=int, default=64, help="K, most tokens remasked per round")
     p.add_argument("--window", type=int, default=1, help="w, +-lines around an exception frame")
     p.add_argument("--max-trace-lines", type=int, default=20, help="M")
+    p.add_argument("--trace-reading", choices=["events", "distinct"], default="events",
+                   help="wrong outputs localize to the last M executed line EVENTS before the failure, deduplicated "
+                        "after the cut (default, the paper's wording), or to the last M DISTINCT lines (for a short "
+                        "function, its whole executed body)")
     p.add_argument("--rounds", type=int, default=3, help="R_max")
     p.add_argument("--repair-temperature", type=float, default=0.2, help="tau")
     p.add_argument("--sample-temperature", type=float, default=0.2, help="temperature of best-of-2's samples")
@@ -114,7 +118,7 @@ def loop_config(args: argparse.Namespace) -> LoopConfig:
     return LoopConfig(steps=args.steps, gen_length=args.gen_length, block_length=args.block_length,
                       temperature=args.temperature, threshold=args.threshold, prefix_cache=args.prefix_cache,
                       repair_steps=args.repair_steps, budget_k=args.budget_k, window=args.window,
-                      max_trace_lines=args.max_trace_lines, rounds=args.rounds,
+                      max_trace_lines=args.max_trace_lines, trace_reading=args.trace_reading, rounds=args.rounds,
                       repair_temperature=args.repair_temperature, sample_temperature=args.sample_temperature,
                       global_scope=args.global_scope)
 

@@ -26,7 +26,7 @@ import torch
 from inference.adapters import get_adapter, token_logits
 from inference.remask import lines_to_positions, lowest_confidence, select_in_region
 from inference.sampler import generate, infill
-from repair.execution import Localization, ProblemResult, localize, run_tests
+from repair.execution import LOCALIZED, Localization, ProblemResult, localize, run_tests
 
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 GLOBAL_SCOPES = ("completion", "all")
@@ -48,6 +48,7 @@ class LoopConfig:
     budget_k: int = 64  # K
     window: int = 1  # w, +-lines around an exception frame
     max_trace_lines: int = 20  # M, last executed lines before an assertion failure
+    trace_reading: str = "events"  # the last M line events (paper) | "distinct": the last M distinct lines
     rounds: int = 3  # R_max
     repair_temperature: float = 0.2  # tau
     selection: str = "low_confidence"  # inside the region: low_confidence | random (ablation)
@@ -73,7 +74,7 @@ class Candidate:
 
 @dataclass
 class RoundRecord:
-    method: str  # exception | assertion | fallback | global
+    method: str  # exception | syntax | assertion | fallback | global
     lines: list[int]  # localized 1-based program lines (empty for fallback / global)
     positions: list[int]  # remasked indices into the generated tokens
     nfe: int
@@ -270,7 +271,7 @@ def select_positions(cand: Candidate, loc: Localization, cfg: LoopConfig,
     Localized lines -> their tokens (<= K: all; else K by `cfg.selection`); nothing usable -> K globally lowest.
     """
     L, P = cand.sequence.shape[1], cand.prompt_len
-    if cfg.localization == "trace" and loc.method in ("exception", "assertion"):
+    if cfg.localization == "trace" and loc.method in LOCALIZED:
         region = lines_to_positions(cand.offsets, cand.program, loc.lines, L, start=P).to(cand.sequence.device)
         if region.any():
             return select_in_region(cand.confidences, region[None], cfg.budget_k, cfg.selection, generator), loc.method
@@ -304,8 +305,8 @@ def repair(engine: Engine, tasks: list[Task], starts: list[tuple[Candidate, int]
             break
         plans = []
         for i in active:
-            loc = (localize(fbs[i].tests, cands[i].program, window=cfg.window, max_trace_lines=cfg.max_trace_lines)
-                   if trace else Localization("fallback"))
+            loc = (localize(fbs[i].tests, cands[i].program, window=cfg.window, max_trace_lines=cfg.max_trace_lines,
+                            trace_reading=cfg.trace_reading) if trace else Localization("fallback"))
             gen = make_generator(engine.device, tasks[i].seed, tasks[i].task_id, "repair", r)
             plans.append((i, loc, gen, *select_positions(cands[i], loc, cfg, gen)))
         made = engine.infill([cands[i] for i, *_ in plans], [pos for *_, pos, _ in plans], cfg.repair_steps,
@@ -313,7 +314,7 @@ def repair(engine: Engine, tasks: list[Task], starts: list[tuple[Candidate, int]
         for (i, loc, _, positions, method), (cand, used) in zip(plans, made):
             cands[i], nfes[i] = cand, nfes[i] + used
             idx = (positions[0].nonzero().flatten() - cand.prompt_len).tolist()
-            lines = loc.lines if method in ("exception", "assertion") else []
+            lines = loc.lines if method in LOCALIZED else []
             rounds[i].append(RoundRecord(method, list(lines), idx, used))
         # the next round's input; after the last round, only recorded
         for i, fb in zip(active, engine.feedback([tasks[i] for i in active], [cands[i].program for i in active], trace)):

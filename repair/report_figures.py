@@ -25,7 +25,8 @@ def figure2(counts: dict[str, Counter], methods: tuple[str, ...], path: Path, ti
     width = 0.8 / len(methods)
     for k, method in enumerate(methods):
         shares = [100.0 * counts[s][method] / max(1, sum(counts[s].values())) for s in shown]
-        ax.bar([i + (k - 1) * width for i in range(len(shown))], shares, width, label=method)
+        offset = (k - (len(methods) - 1) / 2) * width  # the group of bars centred on its tick
+        ax.bar([i + offset for i in range(len(shown))], shares, width, label=method)
     ax.set_xticks(range(len(shown)), shown, rotation=15)
     ax.set_ylabel("% of localized problems")
     ax.set_title(title)

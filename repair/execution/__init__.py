@@ -13,10 +13,12 @@ from repair.execution.execution import (
     run_tests,
     test_count,
 )
-from repair.execution.localize import Localization, localize
+from repair.execution.localize import LOCALIZED, TRACE_READINGS, Localization, localize
 from repair.execution.sandbox import Isolation, Limits, Sandbox, SandboxPool, namespaces_available
 
 __all__ = [
+    "LOCALIZED",
+    "TRACE_READINGS",
     "Isolation",
     "Limits",
     "Localization",

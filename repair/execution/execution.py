@@ -42,8 +42,10 @@ class TestResult:
     status: str  # pass | fail | error | timeout | crashed | skipped
     exc_type: str | None = None
     message: str | None = None
-    frames: list[int] = field(default_factory=list)  # candidate line numbers, innermost last
+    # candidate line numbers, innermost last; a syntax error in the candidate ends with the line it reports
+    frames: list[int] = field(default_factory=list)
     trace_lines: list[int] | None = None  # last distinct executed candidate lines, in order of last execution
+    trace_events: list[int] | None = None  # last executed candidate line events, in execution order (repeats kept)
     seconds: float = 0.0
 
 
@@ -126,9 +128,9 @@ def _casualty(index: int, raw: RawRun, reason: str | None = None, ran: bool = Tr
 
 
 def _record(rec: list) -> dict:
-    _, index, status, exc_type, message, frames, trace, seconds, encoded = rec
+    _, index, status, exc_type, message, frames, trace, seconds, encoded, events = rec
     return {"status": status, "exc_type": exc_type, "message": message, "frames": frames,
-            "trace_lines": trace, "seconds": seconds, "encoded": encoded}
+            "trace_lines": trace, "trace_events": events, "seconds": seconds, "encoded": encoded}
 
 
 def _run_pass(sandbox: Sandbox, spec: _Pass, indices: list[int], limits: Limits,
@@ -180,7 +182,8 @@ def run_tests(problem, program: str, indices: list[int] | None = None, *, limits
               fail_fast: bool = False) -> ProblemResult:
     """Run the selected tests (default: all) of `problem` on `program` in one sandboxed process.
 
-    With `trace=True`, failing/erroring tests are re-run under a line tracer (paper, Stage 2) and get `trace_lines`.
+    With `trace=True`, failing/erroring tests are re-run under a line tracer (paper, Stage 2) and get `trace_lines`
+    (the last `max_trace_lines` distinct lines) and `trace_events` (the last `max_trace_lines` line events).
     With `fail_fast=True` (a verdict only, as evalplus's default fast_check) the parent judges each output as it
     arrives and ends the run at the first test that does not pass; the tests after it are "skipped".
     """
@@ -208,6 +211,7 @@ def run_tests(problem, program: str, indices: list[int] | None = None, *, limits
         for t in tests:
             if t.index in traced and traced[t.index].get("trace_lines") is not None:
                 t.trace_lines = traced[t.index]["trace_lines"]
+                t.trace_events = traced[t.index].get("trace_events")
     passed = sum(t.status == "pass" for t in tests)
     status = next((t.status for t in tests if t.status != "pass"), "pass")
     return ProblemResult(problem.task_id, status, passed, len(tests), tests)

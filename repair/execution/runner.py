@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+from collections import deque
 
 CANDIDATE = "<candidate>"
 TEST_FILE = "<test>"
@@ -72,14 +73,22 @@ def _describe(exc: BaseException) -> tuple[str, str, list[int]]:
         message = str(exc)[:1000]
     except BaseException:  # noqa: B036  (hostile __str__)
         message = "<unprintable>"
-    return type(exc).__name__, message, _frames(exc.__traceback__)
+    frames = _frames(exc.__traceback__)
+    # A syntax error in the candidate is raised by compile(), which runs here, not in candidate code: no frame of the
+    # candidate, but the error carries its own location (Python prints it as `File "<candidate>", line N`), the
+    # innermost candidate line there is. Errors of other sources (eval of a string, literal_eval) keep their frames.
+    if isinstance(exc, SyntaxError) and exc.filename == CANDIDATE and isinstance(exc.lineno, int):
+        frames.append(exc.lineno)
+    return type(exc).__name__, message, frames
 
 
 class _Tracer:
-    """sys.settrace hook that only follows frames of the candidate file; keeps the last distinct lines."""
+    """sys.settrace hook that only follows frames of the candidate file. Keeps both readings of "the last executed
+    lines": `events`, the last `cap` line events in execution order (a loop's line once per iteration), and `lines`,
+    the last `cap` distinct lines in order of their last execution."""
 
     def __init__(self, cap: int):
-        self.cap, self.lines = cap, {}
+        self.cap, self.lines, self.events = cap, {}, deque(maxlen=cap)
 
     def global_hook(self, frame, event, arg):
         return self.local_hook if frame.f_code.co_filename == CANDIDATE else None
@@ -91,6 +100,7 @@ class _Tracer:
             lines[frame.f_lineno] = None
             if len(lines) > self.cap:
                 del lines[next(iter(lines))]
+            self.events.append(frame.f_lineno)
         return self.local_hook
 
 
@@ -167,7 +177,8 @@ def _run_one(emit, codec, namespace, payload, index, spec) -> None:
     seconds = time.perf_counter() - started
     exc_type, message, frames = _describe(exc) if exc is not None else (None, None, [])
     trace = list(tracer.lines) if tracer is not None else None
-    emit("test", index, status, exc_type, message, frames, trace, seconds, encoded)
+    events = list(tracer.events) if tracer is not None else None
+    emit("test", index, status, exc_type, message, frames, trace, seconds, encoded, events)
 
 
 def run(payload: dict, result_fd: int, codec) -> None:

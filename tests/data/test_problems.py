@@ -57,6 +57,25 @@ def test_loading_refuses_problems_without_tests(tmp_path):
         load_problems(path=str(path))
 
 
+def test_loading_refuses_a_call_style_row_without_entry_point_by_file_and_line(tmp_path):
+    """Issue 29.6: function-call tests with no function to call (no expected outputs, every program fails silently)
+    are refused before any model runs, naming FILE:LINE; assert-style rows name what they call and load."""
+    from data.usage import UsageError
+
+    rows = [{"task_id": "t/ok", "prompt": "", "entry_point": "f", "base_input": [[1]], "plus_input": []},
+            {"task_id": "t/assert", "prompt": "", "tests": ["assert f(1) == 2"]},
+            {"task_id": "t/nameless", "prompt": "def f(x):\n", "base_input": [[1]], "plus_input": []},
+            {"task_id": "t/empty", "prompt": "", "entry_point": "", "base_input": [[2]]},
+            {"task_id": "t/null", "prompt": "", "entry_point": None, "base_input": [[3]]}]
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(UsageError, match=rf"^{path}:3: 3 problem\(s\) .*no 'entry_point'.*t/nameless, t/empty, t/null"):
+        load_problems(path=str(path))
+    path.write_text("\n".join(json.dumps(r) for r in rows[:2]))
+    ok, asserts = load_problems(path=str(path))
+    assert ok.entry_point == "f" and asserts.entry_point == "" and asserts.tests == ["assert f(1) == 2"]
+
+
 def test_jsonl_problems_and_assert_style(tmp_path):
     rows = [
         {"task_id": "Mbpp/2", "prompt": "", "entry_point": "similar_elements", "canonical_solution": "",

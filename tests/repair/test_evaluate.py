@@ -179,6 +179,46 @@ def test_trace_guided_remasks_only_localized_lines_and_keeps_the_rest(engine, po
         del engine.infill
 
 
+def test_syntax_error_remasks_the_completion_tokens_of_its_line_plus_minus_w(engine, pool):
+    """Issue 29.1: lines are lines of prompt + completion (the prompt here is lines 1-2); a syntax error on program
+    line k remasks the completion's tokens of k +- w, and a window reaching into the prompt selects no prompt token."""
+    problem = _problem()
+    assert problem.prompt.count("\n") == 2
+    spy = Spy(engine)
+    try:
+        completion = "    x = 1\n    z = 2\n    y = a +\n    w = 3\n    return y\n"  # program lines 3-7; 5 is bad
+        task, cand = _task_with(engine, problem, completion, pool)
+        (rnd,) = run_strategy("trace-guided", engine, [task], CFG)[0].rounds
+        assert (rnd.method, rnd.lines) == ("syntax", [4, 5, 6])
+        region = line_token_positions(cand.offsets, cand.program, {4, 5, 6})
+        assert sorted(rnd.positions) == region and region  # not all of the completion: lines 3 and 7 stay
+        text = engine.tokenizer.decode([cand.completion_ids[i] for i in region])
+        assert "z = 2" in text and "y = a +" in text and "w = 3" in text and "x = 1" not in text and "return" not in text
+        _, positions, _ = spy.calls[-1]
+        assert not positions[0, : cand.prompt_len].any()
+
+        task, cand = _task_with(engine, problem, "    return a +\n", pool)  # k = 3: the window's line 2 is prompt
+        (rnd,) = run_strategy("trace-guided", engine, [task], CFG)[0].rounds
+        assert (rnd.method, rnd.lines) == ("syntax", [2, 3])
+        assert sorted(rnd.positions) == line_token_positions(cand.offsets, cand.program, {3})
+        assert not spy.calls[-1][1][0, : cand.prompt_len].any()
+    finally:
+        del engine.infill
+
+
+def test_trace_reading_reaches_the_loop(engine, pool):
+    """Issue 29.2: LoopConfig.trace_reading (default 'events') is the reading the loop localizes with."""
+    problem = _problem()
+    completion = "    t = a\n    u = b\n    for _ in range(12):\n        t += 1\n    return t\n"  # wrong: a + 12
+    picked = {}
+    for reading in ("events", "distinct"):
+        task, _ = _task_with(engine, problem, completion, pool)
+        (rnd,) = run_strategy("trace-guided", engine, [task], replace(CFG, trace_reading=reading))[0].rounds
+        picked[reading] = (rnd.method, rnd.lines)
+    assert LoopConfig().trace_reading == "events"
+    assert picked == {"events": ("assertion", [5, 6, 7]), "distinct": ("assertion", [3, 4, 5, 6, 7])}
+
+
 def test_global_low_confidence_remasks_k_lowest_generated_tokens(engine, pool):
     conf = torch.rand(CFG.gen_length, generator=torch.Generator().manual_seed(3))
     task, cand = _task_with(engine, _problem(), "    return a +\n", pool, conf=conf)
@@ -300,6 +340,21 @@ def test_stage1_takes_exactly_n_steps_and_threshold_is_a_labelled_fast_mode(tiny
     assert [r["nfe"] for r in rows] == [16, 16]
     assert json.loads((tmp_path / "fixed" / "config.json").read_text())["threshold"] is None
     report = (tmp_path / "fixed" / "report.md").read_text()
-    assert "fixed N = 16" in report and "FAST MODE" not in report and "selection scope: completion" in report
+    assert "fixed N = 16" in report and "FAST MODE" not in report and "selection scope: **completion**" in report
+    assert "trace reading: **events**" in report and "Syntax errors: **localized**" in report
+    assert json.loads((tmp_path / "fixed" / "config.json").read_text())["trace_reading"] == "events"
     main(args + ["--threshold", "0.5", "--out", str(tmp_path / "fast")])
     assert "FAST MODE" in (tmp_path / "fast" / "report.md").read_text()
+
+
+def test_a_call_style_row_without_entry_point_is_refused_before_any_model_runs(tmp_path, tiny_model_dir):
+    """Issue 29.6: refused by FILE:LINE in the input checks: nothing is loaded and OUT is not written."""
+    from data.usage import UsageError
+    from repair.evaluate import main
+
+    path = tmp_path / "p.jsonl"
+    rows = [dict(TINY_PROBLEMS[0]), {"task_id": "t/no-entry", "prompt": "def f(x):\n", "base_input": [[1]]}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(UsageError, match=f"{path}:2: .*no 'entry_point'.*t/no-entry"):
+        main(["--model", str(tiny_model_dir), "--problems", str(path), "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()

@@ -125,3 +125,67 @@ def test_problems_file_report_has_no_paper_columns(tmp_path):
     assert "| no-repair | 50.00 ± " in table1 and "| trace-guided | 100.00 ± " in table1
     header, rule = [line for line in table1.splitlines() if line.startswith("|")][:2]
     assert header.count("|") == rule.count("|") == 8  # 7 columns
+
+
+def _paired(n_tasks: int, b: int, c: int) -> tuple[list[dict], list[dict]]:
+    """Rows of trace-guided and a baseline over the same tasks with exactly b / c discordant pairs."""
+    ref = [_row(f"t{i}", i < b or b + c <= i < b + c + 2) for i in range(n_tasks)]
+    other = [_row(f"t{i}", b <= i < b + c or b + c <= i < b + c + 2) for i in range(n_tasks)]
+    return ref, other
+
+
+def test_three_seed_report_prints_the_pooled_exact_mcnemar(tmp_path):
+    """Issue 29.3: per seed and pooled over seeds (discordant counts summed), as the paper's '72 vs 24, p < 0.001'
+    over seeds 0-2; the pooled p is the exact two-sided binomial p of the summed counts (by hand and by scipy)."""
+    from scipy.stats import binomtest
+
+    counts = {0: (25, 8), 1: (24, 9), 2: (23, 7)}  # sums to the paper's 72 vs 24
+    for seed, (b, c) in counts.items():
+        ref, other = _paired(60, b, c)
+        _write(tmp_path, "trace-guided", seed, ref)
+        _write(tmp_path, "core-reimpl", seed, other)
+        assert discordant(ref, other) == (b, c)
+    write_report(tmp_path, {"dataset": "mbpp", "model": "synthetic"})
+    p = _exact_two_sided(72, 24)
+    assert p == pytest.approx(binomtest(72, 96, 0.5).pvalue, rel=1e-9) and p < 1e-3
+    pooled = json.loads((tmp_path / "results.json").read_text())["mcnemar"]["trace-guided vs core-reimpl pooled"]
+    assert (pooled["b"], pooled["c"], pooled["seeds"]) == (72, 24, [0, 1, 2])
+    assert pooled["p_exact"] == pytest.approx(p, rel=1e-9)
+    report = (tmp_path / "report.md").read_text()
+    assert f"| core-reimpl | **pooled** (0,1,2) | 72 | 24 | {p:.4g} |" in report
+    for seed, (b, c) in counts.items():  # the per-seed rows stay
+        assert f"| core-reimpl | {seed} | {b} | {c} | {_exact_two_sided(b, c):.4g} |" in report
+
+
+def test_pooled_mcnemar_small_counts_by_hand(tmp_path):
+    """(3, 1) + (4, 0) + (2, 1) = 9 vs 2: p = 2 * (C(11,0) + C(11,1) + C(11,2)) / 2^11 = 134 / 2048."""
+    for seed, (b, c) in enumerate([(3, 1), (4, 0), (2, 1)]):
+        ref, other = _paired(8, b, c)
+        _write(tmp_path, "trace-guided", seed, ref)
+        _write(tmp_path, "no-repair", seed, other)
+    write_report(tmp_path, {"dataset": "mbpp", "model": "synthetic"})
+    pooled = json.loads((tmp_path / "results.json").read_text())["mcnemar"]["trace-guided vs no-repair pooled"]
+    assert (pooled["b"], pooled["c"]) == (9, 2) and pooled["p_exact"] == pytest.approx(134 / 2048, rel=1e-12)
+    assert "| no-repair | **pooled** (0,1,2) | 9 | 2 | 0.06543 |" in (tmp_path / "report.md").read_text()
+
+
+def test_header_states_the_readings_that_ran(tmp_path):
+    """Issue 29.2 / 29.7: the trace reading, the global / fallback scope and syntax localization are in the header;
+    a run recorded before the options existed says what ran then."""
+    _write(tmp_path, "trace-guided", 0, [_row("t0", True, rounds=["syntax"], nfe=120)])
+    write_report(tmp_path, {"dataset": "mbpp", "model": "m", "trace_reading": "events", "global_scope": "completion",
+                            "max_trace_lines": 20})
+    header = (tmp_path / "report.md").read_text().split("## Table 1")[0]
+    assert "- Wrong-output trace reading: **events** (--trace-reading; 'events' = the last M = 20 executed" in header
+    assert "- Global low-confidence / fallback selection scope: **completion** (--global-scope;" in header
+    assert "- Syntax errors: **localized**: the line the SyntaxError" in header
+    write_report(tmp_path, {"dataset": "mbpp", "model": "m", "trace_reading": "distinct", "global_scope": "all"})
+    header = (tmp_path / "report.md").read_text().split("## Table 1")[0]
+    assert "trace reading: **distinct**" in header and "selection scope: **all**" in header
+    write_report(tmp_path, {"dataset": "mbpp", "model": "old"})
+    header = (tmp_path / "report.md").read_text().split("## Table 1")[0]
+    assert "trace reading: **distinct (recorded before the option existed)**" in header
+    assert "selection scope: **all (recorded before the option existed)**" in header
+    assert "Syntax errors: **fallback** (recorded before" in header
+    table = (tmp_path / "report.md").read_text().split("## Localization methods")[1]
+    assert "| exception | syntax | assertion | fallback |" in table and "| trace-guided | 0 (0.0%) | 1 (100.0%) |" in table
