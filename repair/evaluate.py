@@ -105,7 +105,8 @@ def check_inputs(args: argparse.Namespace) -> None:
     from inference.loading import check_model_source
     from inference.sampler import fit_block_schedule
 
-    check_options(args, positive=("limit", "repair_steps", "budget_k", "workers"), non_negative=("rounds", "window"))
+    check_options(args, positive=("limit", "repair_steps", "budget_k", "workers", "max_trace_lines"),
+                  non_negative=("rounds", "window"))
     if not 0 < args.feedback_fraction < 1:
         raise UsageError(f"--feedback-fraction must be in (0, 1) (the rest are the held-out tests), got {args.feedback_fraction}")
     fit_block_schedule(args.gen_length, args.block_length, args.steps, ("--gen-length", "--block-length", "--steps"))

@@ -358,3 +358,13 @@ def test_a_call_style_row_without_entry_point_is_refused_before_any_model_runs(t
     with pytest.raises(UsageError, match=f"{path}:2: .*no 'entry_point'.*t/no-entry"):
         main(["--model", str(tiny_model_dir), "--problems", str(path), "--out", str(tmp_path / "o")])
     assert not (tmp_path / "o").exists()
+
+
+def test_max_trace_lines_must_be_positive(tmp_path):
+    """M = 0 used to take every traced line ([-0:] is the whole list)."""
+    from data.usage import UsageError
+    from repair.evaluate import main
+
+    with pytest.raises(UsageError, match="--max-trace-lines must be >= 1, got 0"):
+        main(["--model", "x", "--dataset", "mbpp", "--max-trace-lines", "0", "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()
