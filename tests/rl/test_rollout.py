@@ -4,15 +4,15 @@ import torch
 
 from rl.estimators import EstimatorConfig, draw_masks, masked_inputs
 from rl.grpo import Config, mask_generator
-from rl.rollout import RolloutConfig, completion_mask_until_eos, encode_prompts, generate_rollouts
+from inference.adapters import get_adapter
+from rl.rollout import RolloutConfig, completion_mask, encode_prompts, generate_rollouts
 
 PROMPTS = ["def add(a, b):\n", "def is_even(n):\n    return"]
 
 
 def _rollouts(model, tokenizer, fast: RolloutConfig | None):
-    mask_id = model.config.mask_token_id
-    return generate_rollouts(model, tokenizer, PROMPTS, 4, 32, 32, {"block_length": 32}, 1.0, False, mask_id,
-                             torch.Generator().manual_seed(0), 4, fast=fast)
+    return generate_rollouts(model, tokenizer, get_adapter(model.config), PROMPTS, 4, 32, 32, {"block_length": 32},
+                             1.0, False, 0, 4, fast=fast)
 
 
 def test_fast_rollouts_store_the_same_masks_and_estimator_inputs(tiny_model, tiny_tokenizer):
@@ -28,7 +28,8 @@ def test_fast_rollouts_store_the_same_masks_and_estimator_inputs(tiny_model, tin
     for r in (plain, fast):
         assert torch.equal(r.prompt_ids, prompt_ids)
         assert torch.equal(r.attention_mask, torch.cat([prompt_att, torch.ones_like(r.completion_ids)], -1))
-        assert torch.equal(r.completion_mask, completion_mask_until_eos(r.completion_ids, tiny_tokenizer.eos_token_id))
+        stops = get_adapter(tiny_model.config).stop_ids(tiny_tokenizer)
+        assert torch.equal(r.completion_mask, completion_mask(r.completion_ids, stops))
 
     # The masks come from their own stream: equal completion masks get equal masks, whatever the sampler consumed.
     cfg = Config(estimator=EstimatorConfig(name="coupled", passes=3))
