@@ -53,14 +53,14 @@ def smallest_k(keys: Tensor, eligible: Tensor, k: Tensor) -> Tensor:
     """[B, L] bool: the k[b] eligible positions with the smallest keys in each row (O(L log L), batched)."""
     keys = keys.masked_fill(~eligible, float("inf"))  # [B, L]
     order = keys.argsort(dim=1)  # [B, L]
-    rank = torch.empty_like(order).scatter_(1, order, torch.arange(keys.shape[1]).expand_as(order))
+    rank = torch.empty_like(order).scatter_(1, order, torch.arange(keys.shape[1], device=keys.device).expand_as(order))
     return (rank < k[:, None]) & eligible
 
 
 def mask_uniform(input_ids: Tensor, maskable: Tensor, p_mask: Tensor, mask_id: int,
                  generator: torch.Generator | None = None, weights: Tensor | None = None, **_) -> MaskedBatch:
     """LLaDA: each maskable token iid Bernoulli(p_mask[b]); weights ignored; reports p_mask[b]."""
-    u = torch.rand(input_ids.shape, generator=generator)  # [B, L]
+    u = torch.rand(input_ids.shape, generator=generator, device=input_ids.device)  # [B, L]
     is_masked = (u < p_mask[:, None]) & maskable
     return _apply(input_ids, is_masked, p_mask[:, None].expand(input_ids.shape).clone(), mask_id)
 
@@ -69,7 +69,7 @@ def mask_uniform_exact(input_ids: Tensor, maskable: Tensor, p_mask: Tensor, mask
                        generator: torch.Generator | None = None, weights: Tensor | None = None, **_) -> MaskedBatch:
     """Exactly N = floor(p_mask * L) uniformly chosen maskable tokens; reports N / L."""
     n = budget(p_mask, maskable)  # [B]
-    is_masked = smallest_k(torch.rand(input_ids.shape, generator=generator), maskable, n)
+    is_masked = smallest_k(torch.rand(input_ids.shape, generator=generator, device=input_ids.device), maskable, n)
     rate = (n / maskable.sum(1).clamp_min(1)).float()  # [B]
     return _apply(input_ids, is_masked, rate[:, None].expand(input_ids.shape).clone(), mask_id)
 
@@ -82,7 +82,8 @@ def _code_and_rest(maskable: Tensor, regions: Tensor | None) -> tuple[Tensor, Te
 def _compose(input_ids: Tensor, code: Tensor, rest: Tensor, code_masked: Tensor, n: Tensor, p_mask: Tensor,
              mask_id: int, generator: torch.Generator | None) -> MaskedBatch:
     """Region-aware composition: non-code maskable tokens iid with p_mask; report N / L_code on code tokens."""
-    rest_masked = (torch.rand(input_ids.shape, generator=generator) < p_mask[:, None]) & rest  # [B, L]
+    u = torch.rand(input_ids.shape, generator=generator, device=input_ids.device)  # [B, L]
+    rest_masked = (u < p_mask[:, None]) & rest  # [B, L]
     rate = (n / code.sum(1).clamp_min(1)).float()  # [B]
     p = torch.where(code, rate[:, None], p_mask[:, None])  # [B, L]
     return _apply(input_ids, code_masked | rest_masked, p, mask_id)
@@ -97,7 +98,7 @@ def weighted_exact(code: Tensor, weights: Tensor, n: Tensor, generator: torch.Ge
     exponential_ rather than -log(rand): same law, and torch.log was ~500x slower on small CPU tensors here.
     Keys are float64: in float32, _FALLBACK + e keeps e only to 1/16, so tied fallback keys went to the lowest
     position and the fallback was not uniform."""
-    e = torch.empty(code.shape).exponential_(generator=generator).double()  # [B, L] iid Exp(1)
+    e = torch.empty(code.shape, device=code.device).exponential_(generator=generator).double()  # [B, L] iid Exp(1)
     keys = torch.where(weights > 0, e / weights.double().clamp_min(1e-12), _FALLBACK + e)
     return smallest_k(keys, code, n)
 
@@ -108,7 +109,7 @@ def mask_ast(input_ids: Tensor, maskable: Tensor, p_mask: Tensor, mask_id: int,
     """TreeDiff Algorithm 1 on code tokens (exactly N = floor(p_mask * L_code)), iid p_mask elsewhere."""
     code, rest = _code_and_rest(maskable, regions)
     n = budget(p_mask, code)  # [B]
-    w = torch.ones(input_ids.shape) if weights is None else weights.float()  # [B, L]
+    w = torch.ones(input_ids.shape, device=input_ids.device) if weights is None else weights.float()  # [B, L]
     return _compose(input_ids, code, rest, weighted_exact(code, w, n, generator), n, p_mask, mask_id, generator)
 
 
@@ -139,7 +140,8 @@ def spans_from_ids(span_ids: Tensor, weights: Tensor) -> Tensor:
 def span_phase(code: Tensor, spans: Tensor, n: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """[B, L] bool, Algorithm 2 phase 1: visit the spans [B, S, 3] in random order; accept one with probability
     its weight if none of its code tokens is masked yet and it does not overshoot n (so the budget stays exact;
-    the paper stops at >= n); stop at n. Random draws are batched, only the accepted spans are visited in Python."""
+    the paper stops at >= n); stop at n. Random draws are batched, only the accepted spans are visited in Python.
+    CPU tensors only (the visit runs in NumPy): SFT masks its batches on the CPU and moves them to the model."""
     B, S, _ = spans.shape
     order = torch.rand(B, S, generator=generator).argsort(1)  # [B, S] shuffled visiting order
     accept = torch.rand(B, S, generator=generator) < spans[..., 2]  # [B, S] Bernoulli(tier weight)
@@ -180,7 +182,7 @@ def complementary_masks(maskable: Tensor, t: Tensor, generator: torch.Generator 
                         ) -> tuple[Tensor, Tensor]:
     """Coupled-GRPO pair (m1, m2) [B, L]: u ~ U(0, 1) per token, m1 = (u < t[b]) & maskable, m2 = maskable & ~m1, so
     m1 | m2 == maskable and m1 & m2 is empty (each maskable token is masked in exactly one of the two passes)."""
-    u = torch.rand(maskable.shape, generator=generator)  # [B, L]
+    u = torch.rand(maskable.shape, generator=generator, device=maskable.device)  # [B, L]
     m1 = (u < t[:, None]) & maskable
     return m1, maskable & ~m1
 

@@ -13,9 +13,14 @@ from collections.abc import Callable
 import torch
 
 
+def _device(generator: torch.Generator | None) -> torch.device | None:
+    """Draws are made where their generator lives (the default device without one)."""
+    return None if generator is None else generator.device
+
+
 def linear(batch_size: int, step: int, total_steps: int, generator: torch.Generator | None = None,
            eps: float = 1e-3) -> torch.Tensor:
-    t = torch.rand(batch_size, generator=generator)  # [B]
+    t = torch.rand(batch_size, generator=generator, device=_device(generator))  # [B]
     return (1 - eps) * t + eps
 
 
@@ -28,7 +33,7 @@ def curriculum_eps(step: int, total_steps: int, eps_max: float = 0.1, eps_min: f
 def curriculum(batch_size: int, step: int, total_steps: int, generator: torch.Generator | None = None,
                eps_max: float = 0.1, eps_min: float = 0.001) -> torch.Tensor:
     eps_t = curriculum_eps(step, total_steps, eps_max, eps_min)  # same base rate for the whole batch
-    lam = torch.rand(batch_size, generator=generator)  # [B]
+    lam = torch.rand(batch_size, generator=generator, device=_device(generator))  # [B]
     return (1 - eps_t) * lam + eps_t
 
 

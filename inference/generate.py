@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> str:
                    remasking=args.remasking, eot_id=eot, generator=generator, threshold=args.threshold,
                    use_cache=args.use_cache)
     seconds = time.perf_counter() - start
-    text = completion_text(tok, out.sequences[0, ids.shape[1]:], {adapter.eos_token_id, eot} - {None})
+    text = completion_text(tok, out.sequences[0, ids.shape[1]:], set(adapter.end_ids(tok)))
     print(text)
     print(f"[nfe {out.nfe}, {args.gen_length / seconds:.1f} tok/s]", file=sys.stderr)
     return text

@@ -15,6 +15,7 @@ used); `use_cache` runs the full sequence once per block and reuses the keys/val
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -84,17 +85,37 @@ def per_row(generator: Generators) -> bool:
     return isinstance(generator, Sequence)
 
 
+def check_generators(generator: Generators, batch: int) -> None:
+    if per_row(generator) and len(generator) != batch:
+        raise ValueError(f"{len(generator)} per-row generators for a batch of {batch} rows")
+
+
+def _row_counts(rows: torch.Tensor, generator: Sequence[torch.Generator]) -> list[int]:
+    """How many of the entries `rows` [N] (ascending batch rows) each row has: one host sync, not one per row."""
+    return torch.bincount(rows, minlength=len(generator)).tolist()
+
+
 def uniform_rows(shape: tuple[int, ...], rows: torch.Tensor, generator: Generators, device: torch.device,
                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """U(0, 1) of `shape` whose first dim belongs to batch rows `rows` [N]; per-row generators draw their rows' part."""
+    """U(0, 1) of `shape` whose first dim belongs to batch rows `rows` [N] (ascending); per-row generators draw
+    their rows' block."""
     if not per_row(generator):
         return torch.rand(shape, dtype=dtype, device=device, generator=generator)
-    u = torch.empty(shape, dtype=dtype, device=device)
-    for b, g in enumerate(generator):
-        sel = rows == b
-        if bool(sel.any()):
-            u[sel] = torch.rand((int(sel.sum()), *shape[1:]), dtype=dtype, device=device, generator=g)
-    return u
+    parts = [torch.rand((c, *shape[1:]), dtype=dtype, device=device, generator=g)
+             for g, c in zip(generator, _row_counts(rows, generator)) if c]
+    return torch.cat(parts) if parts else torch.empty(shape, dtype=dtype, device=device)
+
+
+def multinomial_rows(probs: torch.Tensor, num_samples: int, rows: torch.Tensor | None, generator: Generators,
+                     replacement: bool = False) -> torch.Tensor:
+    """torch.multinomial over probs [N, V] whose rows belong to batch rows `rows` [N] (ascending); per-row
+    generators draw their rows' block. -> [N, num_samples]"""
+    if not per_row(generator):
+        return torch.multinomial(probs, num_samples, replacement=replacement, generator=generator)
+    counts = _row_counts(rows, generator)
+    parts = [torch.multinomial(p, num_samples, replacement=replacement, generator=g)
+             for p, g, c in zip(probs.split(counts), generator, counts) if c]
+    return torch.cat(parts) if parts else probs.new_empty((0, num_samples), dtype=torch.long)
 
 
 def random_scores(p: torch.Tensor, generator: Generators, att: torch.Tensor | None) -> torch.Tensor:
@@ -295,8 +316,7 @@ def _options(model, mask_id, eos_id, **kw) -> tuple[ModelAdapter, StepOptions]:
         raise ValueError(f"unknown remasking {kw['remasking']!r}; known: {sorted(REMASKING)}")
     mask_id = adapter.mask_token_id if mask_id is None else mask_id
     if mask_id != adapter.mask_token_id:
-        adapter = ModelAdapter(adapter.family, mask_id, adapter.eos_token_id, adapter.shift_logits,
-                               adapter.lora_target_modules)
+        adapter = dataclasses.replace(adapter, mask_token_id=mask_id)
     eos_id = adapter.eos_token_id if eos_id is None else eos_id
     return adapter, StepOptions(mask_id=mask_id, eos_id=eos_id, **kw)
 
@@ -325,6 +345,7 @@ def generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor | Non
                              threshold=threshold, generator=generator)
     n_blocks, block_steps = block_schedule(gen_length, block_length, steps)
     _check_padding(prompt_ids, attention_mask, opts.mask_id)
+    check_generators(generator, prompt_ids.shape[0])
     B, P = prompt_ids.shape
     dev = prompt_ids.device
     x = torch.cat([prompt_ids, prompt_ids.new_full((B, gen_length), opts.mask_id)], dim=1)  # [B, L]
@@ -360,6 +381,7 @@ def infill(model, sequence: torch.Tensor, positions: torch.Tensor, steps: int, t
                              logits_eos_inf=logits_eos_inf, confidence_eos_eot_inf=confidence_eos_eot_inf,
                              threshold=threshold, generator=generator)
     _check_padding(sequence, attention_mask, opts.mask_id)
+    check_generators(generator, sequence.shape[0])
     region = positions.bool() | (sequence == opts.mask_id)  # [B, L]
     if attention_mask is not None:
         region &= attention_mask.bool()

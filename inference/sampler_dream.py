@@ -27,7 +27,15 @@ import torch
 import torch.nn.functional as F
 
 from inference.adapters import get_adapter, token_logits
-from inference.sampler import GenerationOutput, _check_padding
+from inference.sampler import (
+    GenerationOutput,
+    Generators,
+    _check_padding,
+    check_generators,
+    multinomial_rows,
+    per_row,
+    uniform_rows,
+)
 
 
 def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -57,13 +65,14 @@ def token_distribution(logits: torch.Tensor, temperature: float, top_p: float | 
     return logits.softmax(dim=-1)
 
 
-def pick_tokens(probs: torch.Tensor, temperature: float, mask_id: int,
-                generator: torch.Generator | None) -> torch.Tensor:
-    """x0 [N]: argmax at temperature 0, else one categorical draw per row; never the mask token."""
+def pick_tokens(probs: torch.Tensor, temperature: float, mask_id: int, generator: Generators,
+                rows: torch.Tensor | None = None) -> torch.Tensor:
+    """x0 [N]: argmax at temperature 0, else one categorical draw per row; never the mask token. rows [N]: the
+    batch row of each (ascending; needed with per-row generators)."""
     pick = probs.clone()
     pick[:, mask_id] = 0.0
     if temperature > 0:
-        return torch.multinomial(pick, 1, replacement=True, generator=generator).squeeze(-1)
+        return multinomial_rows(pick, 1, rows, generator, replacement=True).squeeze(-1)
     return pick.argmax(dim=-1)
 
 
@@ -88,14 +97,15 @@ def transfer_count(masked: torch.Tensor, t: torch.Tensor, s: torch.Tensor, last:
 
 
 def choose_positions(confidence: torch.Tensor, masked: torch.Tensor, k: int, alg_temp: float | None,
-                     generator: torch.Generator | None) -> torch.Tensor:
+                     generator: Generators) -> torch.Tensor:
     """[B, L] bool: per row the k most confident masked positions (or k drawn from softmax(confidence / alg_temp))."""
     full = torch.full(masked.shape, -torch.inf, dtype=confidence.dtype, device=masked.device)
     full[masked] = confidence
     if alg_temp is None or alg_temp == 0:
         idx = full.topk(k, dim=-1).indices  # [B, k]
     else:
-        idx = torch.multinomial(F.softmax(full / alg_temp, dim=-1), k, generator=generator)
+        rows = torch.arange(masked.shape[0], device=masked.device)  # [B] one draw of k per batch row
+        idx = multinomial_rows(F.softmax(full / alg_temp, dim=-1), k, rows, generator)
     chosen = torch.zeros_like(masked).scatter(1, idx, True)
     return chosen & masked
 
@@ -111,14 +121,19 @@ def _predictions(x: torch.Tensor, logits: torch.Tensor, mask_id: int) -> torch.T
 def diffusion_generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, steps: int = 128,
                        gen_length: int = 128, temperature: float = 0.0, top_p: float | None = None,
                        top_k: int | None = None, alg: str = "origin", alg_temp: float | None = None,
-                       eps: float = 1e-3, mask_id: int | None = None, generator: torch.Generator | None = None,
+                       eps: float = 1e-3, mask_id: int | None = None, generator: Generators = None,
                        return_trajectory: bool = False) -> GenerationOutput:
-    """Dream-style generation of gen_length tokens after left-padded prompts [B, P] (attention_mask [B, P])."""
+    """Dream-style generation of gen_length tokens after left-padded prompts [B, P] (attention_mask [B, P]).
+
+    `generator`: one stream for the batch (the reference's), or one per row: a row's draws then depend on that row
+    alone (the k of a step is the batch mean of masked positions, equal for every row of a batch that starts with
+    the same number of masks, e.g. unmasked prompts)."""
     if alg not in ALGORITHMS:
         raise ValueError(f"unknown alg {alg!r}; known: {list(ALGORITHMS)}")
     adapter = get_adapter(model.config)
     mask_id = adapter.mask_token_id if mask_id is None else mask_id
     _check_padding(prompt_ids, attention_mask, mask_id)
+    check_generators(generator, prompt_ids.shape[0])
     B, P = prompt_ids.shape
     x = torch.cat([prompt_ids, prompt_ids.new_full((B, gen_length), mask_id)], dim=1)  # [B, L]
     att = None
@@ -139,15 +154,16 @@ def diffusion_generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Te
         logits = token_logits(model, x, att, adapter)  # [B, L, V] row i scores token i
         nfe += 1
         rows = logits[masked]  # [N, V]
+        row_ids = masked.nonzero()[:, 0] if per_row(generator) else None  # [N] batch row of each
         if alg == "origin":
-            go = torch.rand(rows.shape[0], device=x.device, generator=generator) < (1.0 if last else 1 - s / t)
+            go = uniform_rows((rows.shape[0],), row_ids, generator, x.device) < (1.0 if last else 1 - s / t)
             probs = token_distribution(rows[go], temperature, top_p, top_k)
-            x0 = pick_tokens(probs, temperature, mask_id, generator)
+            x0 = pick_tokens(probs, temperature, mask_id, generator, None if row_ids is None else row_ids[go])
             chosen = torch.zeros_like(masked)
             chosen[masked] = go
         else:
             probs = token_distribution(rows, temperature, top_p, top_k)
-            x0 = pick_tokens(probs, temperature, mask_id, generator)
+            x0 = pick_tokens(probs, temperature, mask_id, generator, row_ids)
             chosen = choose_positions(CONFIDENCE[alg](probs, x0), masked, k, alg_temp, generator)
             keep = chosen[masked]  # [N] which predicted rows are committed
             probs, x0 = probs[keep], x0[keep]

@@ -134,17 +134,15 @@ class Engine:
     tokenizer: object
     mask_id: int
     device: torch.device
-    stop_ids: tuple[int, ...] = ()  # EOS / EOT: the completion ends at the first of them
+    stop_ids: tuple[int, ...] = ()  # the adapter's end ids (EOS, EOT, <|im_end|>, pad): the completion ends at the first
     pad_id: int | None = None  # left padding of batched rows (default: the first stop id; never the mask id)
     tests: Executor | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_loaded(cls, loaded, tests: Executor | None = None) -> Engine:
-        tok = loaded.tokenizer
-        stops = {loaded.adapter.eos_token_id, tok.eos_token_id, tok.convert_tokens_to_ids("<|eot_id|>")}
-        stops = tuple(sorted(i for i in stops if isinstance(i, int) and i >= 0 and i != tok.unk_token_id))
-        return cls(loaded.model, tok, loaded.adapter.mask_token_id, loaded.device, stops, loaded.adapter.eos_token_id,
+        tok, adapter = loaded.tokenizer, loaded.adapter
+        return cls(loaded.model, tok, adapter.mask_token_id, loaded.device, adapter.end_ids(tok), adapter.pad_id(tok),
                    tests)
 
     def encode(self, prompt: str) -> torch.Tensor:

@@ -100,7 +100,7 @@ def repair_one(loaded, broken: str, levels: list[float], args) -> list[list[str]
               if args.prompt_template else [])
     out = []
     for j, t in enumerate(levels):
-        gen = torch.Generator().manual_seed(args.seed * 1009 + j)  # noise positions, on the CPU
+        gen = torch.Generator(device="cpu").manual_seed(args.seed * 1009 + j)  # noise positions, on the CPU
         sampling = torch.Generator(device=loaded.device).manual_seed(args.seed * 1009 + j)
         rows = [with_spare_slots(enc["input_ids"], noise_positions(broken, enc["offset_mapping"], t, args.mode,
                                                                    args.window, gen).tolist(), args.spare_slots, mask_id)

@@ -6,7 +6,7 @@
 For each sample: generate with the trajectory recorded; pick a step t uniformly; decode the intermediate state into a
 concrete program c_t by filling its still-masked positions with the model's argmax prediction at that step (the
 discrete analogue of decoding CodeFusion's intermediate latent), pair it with the final program c_0, filter and
-deduplicate. Programs are prompt + completion (cut at the first EOS). Filters (repair/pairs.py): always c_t != c_0
+deduplicate. Programs are prompt + completion (cut at the first stop or pad token of the model's adapter). Filters (repair/pairs.py): always c_t != c_0
 and no duplicates; the paper's quality filters are opt-in, because a random tiny model never writes a correct program:
 --require-fixed-parses (c_0 parses) and --check-tests (c_0 passes the prompt's tests when it has any; the `tiny`
 prompts do). Use both with a real model. --last-mile keeps only c_t that fail to parse within --max-edit-distance. Rows are appended as they are made, and a rerun with the same
@@ -44,11 +44,10 @@ def load_prompts(source: str) -> list[dict]:
     return [{"id": r.get("task_id", str(i)), "prompt": r["prompt"], "tests": r.get("tests")} for i, r in enumerate(rows)]
 
 
-def decode_completion(tokenizer, ids: torch.Tensor, eos_id: int, mask_id: int) -> str:
-    """Completion text up to the first EOS; a [MASK] left here would be a bug in the caller."""
+def decode_completion(tokenizer, ids: torch.Tensor, end_ids: tuple[int, ...], mask_id: int) -> str:
+    """Completion text up to the first end id (stop or pad); a [MASK] left here would be a bug in the caller."""
     ids = ids.tolist()
-    if eos_id in ids:
-        ids = ids[: ids.index(eos_id)]
+    ids = ids[: next((i for i, t in enumerate(ids) if t in end_ids), len(ids))]
     assert mask_id not in ids, "intermediate states must be decoded without masks"
     return tokenizer.decode(ids, skip_special_tokens=True)
 
@@ -71,13 +70,14 @@ def synthesize_one(loaded, row: dict, sample: int, args, filt: PairFilter) -> tu
     from inference.sampler import generate
 
     tok, adapter = loaded.tokenizer, loaded.adapter
-    gen = torch.Generator().manual_seed(args.seed * 1_000_003 + sample)
+    gen = torch.Generator(device=loaded.device).manual_seed(args.seed * 1_000_003 + sample)  # the sampler draws there
     ids = torch.tensor([tok(row["prompt"], add_special_tokens=False)["input_ids"]], device=loaded.device)
     out = generate(loaded.model, ids, steps=args.steps, gen_length=args.gen_length, block_length=args.block_length,
                    temperature=args.temperature, generator=gen, return_trajectory=True)
     trajectory = states(out, ids.shape[1])
     step = random.Random(args.seed * 7919 + sample).randrange(len(trajectory) - 1)  # uniform over t < T_final
-    decode = lambda x: row["prompt"] + decode_completion(tok, x, adapter.eos_token_id, adapter.mask_token_id)  # noqa: E731
+    end_ids = adapter.end_ids(tok)
+    decode = lambda x: row["prompt"] + decode_completion(tok, x, end_ids, adapter.mask_token_id)  # noqa: E731
     fixed = decode(out.sequences[0, ids.shape[1] :])
     pair = make_pair(decode(trajectory[step]), fixed, (step + 1) / len(trajectory),
                      {"prompt_id": row["id"], "seed": args.seed, "sample": sample, "step": step + 1,

@@ -11,7 +11,9 @@ Every estimator here scores o_i from forward passes on partially masked copies o
 - independent: `passes` passes with independent draws t_k, masks u^k_i < t_k; s_i = mean_k M^k_i l^k_i / t_k.
 
 The mask draw is a `MaskDraw` made once per rollout and stored with it, so old / reference / current estimates of one
-sample see the same masks (no global reseeding). The model adapter decides the logit alignment (LLaDA vs Dream).
+sample see the same masks (no global reseeding). Draws are made on the device of the completion mask they are given
+(RL: the CPU, from a CPU generator, so a seed gives the same masks on any machine) and `estimate_logps` moves them to
+the device of the ids they meet. The model adapter decides the logit alignment (LLaDA vs Dream).
 """
 
 from __future__ import annotations
@@ -40,9 +42,15 @@ class MaskDraw:
         return MaskDraw(self.completion_masks[:, rows], None if self.prompt_masks is None else self.prompt_masks[:, rows],
                         self.pass_weights[:, rows], self.constant)
 
+    def to(self, device: torch.device) -> MaskDraw:
+        """The draw on `device` (where the ids and logits it meets live)."""
+        return MaskDraw(self.completion_masks.to(device),
+                        None if self.prompt_masks is None else self.prompt_masks.to(device),
+                        self.pass_weights.to(device), self.constant)
 
-def _uniform(shape, generator) -> torch.Tensor:
-    return torch.rand(shape, generator=generator)
+
+def _uniform(shape, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    return torch.rand(shape, generator=generator, device=device)
 
 
 def draw_coupled(completion_mask: torch.Tensor, generator: torch.Generator | None = None, t_min: float = 0.2,
@@ -50,28 +58,30 @@ def draw_coupled(completion_mask: torch.Tensor, generator: torch.Generator | Non
     """completion_mask [N, C] bool: the positions the noise covers (for RL, every completion position, see
     rl.rollout.draw_rollout_masks). passes 2: the complementary pair; 3: + fully masked."""
     N, C = completion_mask.shape
-    t = t_min + (t_max - t_min) * _uniform((N,), generator)  # [N]
+    dev = completion_mask.device
+    t = t_min + (t_max - t_min) * _uniform((N,), generator, dev)  # [N]
     m1, m2 = complementary_masks(completion_mask, t, generator)  # [N, C] each, exact complements
-    w1, w2 = (1.0 / t, 1.0 / (1.0 - t)) if weighted else (torch.ones(N), torch.ones(N))
+    ones = torch.ones(N, device=dev)
+    w1, w2 = (1.0 / t, 1.0 / (1.0 - t)) if weighted else (ones, ones)
     if passes == 2:
         return MaskDraw(torch.stack([m1, m2]), None, torch.stack([w1, w2]), 1.0)
     if passes == 3:
-        return MaskDraw(torch.stack([completion_mask, m1, m2]), None, torch.stack([torch.ones(N), w1, w2]), 0.5)
+        return MaskDraw(torch.stack([completion_mask, m1, m2]), None, torch.stack([ones, w1, w2]), 0.5)
     raise ValueError(f"coupled estimator supports passes 2 or 3, got {passes}")
 
 
 def draw_d1(completion_mask: torch.Tensor, prompt_len: int, generator: torch.Generator | None = None,
             p_mask_prompt: float = 0.15) -> MaskDraw:
-    N = completion_mask.shape[0]
-    prompt_masks = _uniform((1, N, prompt_len), generator) < p_mask_prompt
-    return MaskDraw(completion_mask[None].clone(), prompt_masks, torch.ones(1, N), 1.0)
+    N, dev = completion_mask.shape[0], completion_mask.device
+    prompt_masks = _uniform((1, N, prompt_len), generator, dev) < p_mask_prompt
+    return MaskDraw(completion_mask[None].clone(), prompt_masks, torch.ones(1, N, device=dev), 1.0)
 
 
 def draw_independent(completion_mask: torch.Tensor, generator: torch.Generator | None = None, passes: int = 2,
                      t_min: float = 0.2, t_max: float = 0.8) -> MaskDraw:
     N, C = completion_mask.shape
-    t = t_min + (t_max - t_min) * _uniform((passes, N), generator)  # [K, N]
-    masks = (_uniform((passes, N, C), generator) < t[..., None]) & completion_mask
+    t = t_min + (t_max - t_min) * _uniform((passes, N), generator, completion_mask.device)  # [K, N]
+    masks = (_uniform((passes, N, C), generator, completion_mask.device) < t[..., None]) & completion_mask
     return MaskDraw(masks, None, 1.0 / t, 1.0 / passes)
 
 
@@ -96,7 +106,9 @@ def estimate_logps(logits_fn: LogitsFn, prompt_ids: torch.Tensor, completion_ids
                    attention_mask: torch.Tensor, draw: MaskDraw, mask_id: int) -> torch.Tensor:
     """Per-token score s [N, C] (0 at padding positions) from one batched forward over all passes.
 
-    prompt_ids [N, P], completion_ids [N, C], attention_mask [N, P + C] (padding: the reference omits it, a bug)."""
+    prompt_ids [N, P], completion_ids [N, C], attention_mask [N, P + C] (padding: the reference omits it, a bug).
+    The stored draw may live elsewhere (RL keeps it on the CPU): it is moved to the ids' device."""
+    draw = draw.to(completion_ids.device)
     K = draw.completion_masks.shape[0]
     N, P = prompt_ids.shape
     ids = masked_inputs(prompt_ids, completion_ids, draw, mask_id)  # [K*N, P+C]

@@ -2,7 +2,8 @@
 
 Launch:  deepspeed [--num_gpus N] rl/grpo.py --config configs/rl/tiny.yaml [key=value ...]
 
-Per step and rank: `prompts_per_rank` prompts x `num_generations` completions from the diffusion sampler -> rewards
+Per step and rank: `prompts_per_rank` prompts x `num_generations` completions from the diffusion sampler (one batch, or
+batches of `rollout_batch_size`; one generator per rollout on the model's device) -> rewards
 (TRL contract, executed in the sandbox) -> group advantages -> one mask draw per rollout, stored -> reference
 log-probs (the base: LoRA adapter disabled, no second model copy) -> `num_iterations` optimizer steps on the same
 rollouts, each over all of them in micro-batches (grad_accum is derived: prompts_per_rank * G / micro_batch_size).
@@ -60,6 +61,7 @@ class Config(RunSettings):
     alg: str = "entropy"  # sampler dream: origin | maskgit_plus | topk_margin | entropy
     temperature: float = 1.0
     rollout: RolloutConfig = field(default_factory=RolloutConfig)  # fast sampler modes (threshold, prefix cache)
+    rollout_batch_size: int | None = None  # rollouts per sampler batch (memory cap); None: all of a rank's at once
     max_steps: int = 256
 
 
@@ -86,6 +88,8 @@ def validate(cfg: Config) -> None:
     unknown = set(cfg.rewards.funcs) - set(REWARD_FUNCS)
     if unknown:
         raise ConfigError(f"unknown reward functions {sorted(unknown)}; known: {sorted(REWARD_FUNCS)}")
+    if cfg.rollout_batch_size is not None and cfg.rollout_batch_size < 1:
+        raise ConfigError(f"rollout_batch_size must be >= 1 or null (all rollouts in one batch), got {cfg.rollout_batch_size}")
     if cfg.rollout.threshold is not None and not 0.0 < cfg.rollout.threshold <= 1.0:
         raise ConfigError(f"rollout.threshold must be in (0, 1] or null, got {cfg.rollout.threshold}")
     cfg.grad_accum = n // cfg.micro_batch_size
@@ -107,8 +111,8 @@ def reference_logps(cfg: Config, engine, adapter, r: Rollout) -> torch.Tensor | 
         return None
     model = engine.module
     model.eval()
-    with model.disable_adapter():
-        out = [_logps(engine, adapter, r, s).cpu() for s in _micro_slices(cfg, len(r.prompts))]
+    with model.disable_adapter():  # kept on the model's device, where the optimization steps read them
+        out = [_logps(engine, adapter, r, s) for s in _micro_slices(cfg, len(r.prompts))]
     return torch.cat(out)
 
 
@@ -140,18 +144,18 @@ def optimize(cfg: Config, engine, adapter, r: Rollout) -> dict:
 
 def mask_generator(cfg: Config, step: int) -> torch.Generator:
     """The mask draws' own stream: how many numbers the sampler consumed (fewer steps in threshold mode) must not
-    change the masks of a completion. (An int tuple: str hashes differ between processes.)"""
-    return torch.Generator().manual_seed(hash((cfg.seed, step, dist.rank(), 1)) % 2**62)
+    change the masks of a completion. (An int tuple: str hashes differ between processes.) On the CPU, where the
+    rollouts are stored: the same masks on any machine; estimate_logps moves them to the model's device."""
+    return torch.Generator(device="cpu").manual_seed(hash((cfg.seed, step, dist.rank(), 1)) % 2**62)
 
 
 def rl_step(cfg: Config, engine, tokenizer, adapter, problems: list[dict], step: int) -> dict:
-    gen = torch.Generator().manual_seed(hash((cfg.seed, step, dist.rank())) % 2**62)
     marks = [time.perf_counter()]  # one per phase end: where a step's time goes, logged as time/<phase>
     engine.module.eval()
-    r = generate_rollouts(engine.module, tokenizer, [p["prompt"] for p in problems], cfg.num_generations,
+    r = generate_rollouts(engine.module, tokenizer, adapter, [p["prompt"] for p in problems], cfg.num_generations,
                           cfg.max_completion_length, cfg.diffusion_steps, SAMPLER_OPTIONS[cfg.sampler](cfg),
-                          cfg.temperature, cfg.chat_template, adapter.mask_token_id, gen, cfg.micro_batch_size,
-                          sampler=cfg.sampler, fast=cfg.rollout)
+                          cfg.temperature, cfg.chat_template, hash((cfg.seed, step, dist.rank())) % 2**62,
+                          cfg.rollout_batch_size, sampler=cfg.sampler, fast=cfg.rollout)
     marks.append(time.perf_counter())
     columns = {"tests": [p["tests"] for p in problems for _ in range(cfg.num_generations)],
                "prompt_code": [p.get("prompt_code", "") for p in problems for _ in range(cfg.num_generations)]}

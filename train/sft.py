@@ -86,7 +86,7 @@ def canvas_ends(cfg: Config, rows) -> list[int] | None:
     """Per row, where its EOS padding ends with `eos_canvas` (prompt + canvas, at most max_length); else None."""
     if not cfg.eos_canvas:
         return None
-    g = torch.Generator().manual_seed(cfg.seed + 7_919)
+    g = torch.Generator(device="cpu").manual_seed(cfg.seed + 7_919)
     u = torch.rand(len(rows), generator=g).tolist()
     ends = []
     for n, p, x in zip(row_lengths(rows), row_prompt_lengths(rows), u):
@@ -125,7 +125,8 @@ def train_step(cfg: Config, engine, adapter, batches: list[dict], step: int, tot
     loss_sum, ce_sum, masked = 0.0, 0.0, 0.0
     for m, batch in enumerate(batches):
         # Masks are drawn from a generator keyed by (seed, step, rank, micro): resume-exact, no global reseeding.
-        gen = torch.Generator().manual_seed(hash((cfg.seed, step, dist.rank(), m)) % 2**62)
+        # On the CPU, where the batch is (the same masks on any machine); they move to the model's device below.
+        gen = torch.Generator(device="cpu").manual_seed(hash((cfg.seed, step, dist.rank(), m)) % 2**62)
         p_mask = sample_p_mask(cfg.schedule, batch["input_ids"].shape[0], step, total_steps, generator=gen)
         mb = MASKERS[cfg.masker](batch["input_ids"], batch["maskable"], p_mask, adapter.mask_token_id,
                                  generator=gen, weights=batch["weights"], span_ids=batch.get("span_ids"),

@@ -134,7 +134,7 @@ class SampleOrder:
         self.lengths, self.bucket_rows = lengths, bucket_rows
 
     def permutation(self, epoch: int) -> list[int]:
-        g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        g = torch.Generator(device="cpu").manual_seed(self.seed * 100_003 + epoch)
         perm = torch.randperm(self.num_rows, generator=g).tolist()
         if self.lengths is None:
             return perm

@@ -115,3 +115,21 @@ def test_semi_ar_infill_and_fast_modes_run_on_dream(dream):
     fixed = infill(dream, plain.sequences, positions, steps=5, attention_mask=full_att)
     assert torch.equal(fixed.sequences[~positions], plain.sequences[~positions])
     assert not (fixed.sequences == mask).any() and fixed.nfe == 5
+
+
+@pytest.mark.parametrize("alg,extra", [("origin", {}), ("entropy", {}), ("topk_margin", dict(alg_temp=0.5))])
+def test_per_row_generators_make_rows_independent_of_the_batch(dream, alg, extra):
+    """One generator per row (RL's rollouts): a row samples what it samples alone, and a batch of one with [g] is
+    the single-stream sampler with g (so the reference comparisons above cover the per-row draws' law)."""
+    ids, _ = _prompts(dream, [6, 6, 6], seed=4)
+    kw = dict(steps=8, gen_length=12, alg=alg, temperature=1.0, **extra)
+    gens = lambda: [torch.Generator().manual_seed(s) for s in (11, 12, 13)]  # noqa: E731
+    batch = diffusion_generate(dream, ids, generator=gens(), **kw)
+    for b in range(3):
+        alone = diffusion_generate(dream, ids[b:b + 1], generator=[gens()[b]], **kw)
+        assert torch.equal(batch.sequences[b], alone.sequences[0])
+        single = diffusion_generate(dream, ids[b:b + 1], generator=gens()[b], **kw)
+        assert torch.equal(single.sequences, alone.sequences)
+    assert len({tuple(s.tolist()) for s in batch.sequences[:, 6:]}) == 3
+    with pytest.raises(ValueError, match="per-row generators"):
+        diffusion_generate(dream, ids, generator=gens()[:2], **kw)

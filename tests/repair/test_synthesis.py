@@ -70,7 +70,7 @@ def test_intermediate_states_never_contain_masks(tiny_model_dir):
     assert any((x == mask).any() for x in out.trajectory[:-1])  # the raw states do have holes ...
     for state in synthesize.states(out, ids.shape[1]):
         assert not (state == mask).any()  # ... the decoded ones never
-        synthesize.decode_completion(loaded.tokenizer, state, loaded.adapter.eos_token_id, mask)
+        synthesize.decode_completion(loaded.tokenizer, state, (loaded.adapter.eos_token_id,), mask)
 
 
 def test_trajectory_predictions_never_decode_mask_even_when_it_wins_the_argmax(tiny_model_dir):
@@ -98,7 +98,7 @@ def test_trajectory_predictions_never_decode_mask_even_when_it_wins_the_argmax(t
     for pred in out.trajectory_predictions:
         assert not (pred == mask).any()  # ... nor does the prediction that fills the holes
     for state in synthesize.states(out, ids.shape[1]):
-        synthesize.decode_completion(loaded.tokenizer, state, loaded.adapter.eos_token_id, mask)  # no assertion
+        synthesize.decode_completion(loaded.tokenizer, state, (loaded.adapter.eos_token_id,), mask)  # no assertion
 
 
 def test_synthesize_writes_distinct_pairs_and_resumes(tiny_model_dir, tmp_path, capsys):

@@ -110,11 +110,11 @@ def test_clipping_metrics():
 
 
 def _rollout_with_eos_run():
-    from rl.rollout import Rollout, completion_mask_until_eos
+    from rl.rollout import Rollout, completion_mask
 
     EOS = 3  # inside the toy vocabulary
     completion = torch.tensor([[1, 2, EOS, EOS, EOS], [2, 1, 2, 1, EOS], [1, EOS, EOS, EOS, EOS]])
-    cmask = completion_mask_until_eos(completion, EOS)
+    cmask = completion_mask(completion, (EOS,))
     prompt = torch.tensor([[5, 6], [7, 8], [5, 8]])
     return Rollout(["p"] * 3, ["c"] * 3, prompt, completion, torch.ones(3, 7, dtype=torch.long), cmask)
 

@@ -58,6 +58,9 @@ def test_bad_rl_config_fails_fast(tiny_model_dir, tmp_path):
     cfg = load_config(grpo.Config, ["--config", str(REPO / "configs/rl/tiny.yaml"), "micro_batch_size=3"])
     with pytest.raises(ConfigError, match="multiple of micro_batch_size"):
         grpo.validate(cfg)
+    cfg = load_config(grpo.Config, ["--config", str(REPO / "configs/rl/tiny.yaml"), "rollout_batch_size=0"])
+    with pytest.raises(ConfigError, match="rollout_batch_size must be >= 1"):
+        grpo.validate(cfg)
 
 
 @pytest.mark.deepspeed
