@@ -58,6 +58,7 @@ class ScoreEvent:
     row: int
     committed: int  # committed generated tokens of the row when the pass fired
     state: torch.Tensor  # [L] the running state that was perturbed (an intermediate state of generation)
+    confidences: torch.Tensor  # [L] c_i of its committed tokens (their commit confidences)
     hidden: torch.Tensor  # bool [L] the tokens hidden (and so scored) in this pass
     drops: torch.Tensor  # [L] d_i = c_i - p_i at hidden tokens, -inf elsewhere
     remasked: torch.Tensor  # bool [L] the tokens handed back to the sampler to denoise again
@@ -111,7 +112,8 @@ class PerturbationReviser:
                 picks[b, drops[b].topk(k).indices] = True
             self.fired[b] += 1
             used[b] = 1
-            self.events.append(ScoreEvent(b, int(committed[b].sum()), x[b].clone(), hidden[b], drops[b], picks[b]))
+            self.events.append(ScoreEvent(b, int(committed[b].sum()), x[b].clone(), confidences[b].clone(), hidden[b],
+                                          drops[b], picks[b]))
         return picks, used
 
 

@@ -17,7 +17,7 @@ Pipeline smoke test on CPU with the tiny offline model (numbers meaningless):
         --repair-steps 8 --budget-k 16 --seeds 0 --out /tmp/repair-tiny
 
 Instruct and reasoning models (repair.formats, docs/evaluation.md): `--prompt-format chat` (evalplus's instruction
-prompt in the tokenizer's chat template; fenced code is extracted), `--prompt-format sft` (this framework's SFT prompt,
+prompt in the tokenizer's chat template; <think> removed, fenced code extracted), `--prompt-format sft` (this framework's SFT prompt,
 e.g. the TreeDiff configs; <think> removed, fenced code extracted); `--extract` overrides the extraction steps
 (think, fenced, sanitize). Repair remasks only the extracted program's tokens.
 
@@ -94,7 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "prompt in the tokenizer's chat template (Instruct models); sft: the prompt this framework's "
                         "SFT trains with chat_template: true (TreeDiff configs, reasoning layout)")
     p.add_argument("--extract", default="auto",
-                   help="how the program is cut out of the answer: auto (raw: none; chat: fenced; sft: think,fenced), "
+                   help="how the program is cut out of the answer: auto (raw: none; chat, sft: think,fenced), "
                         "none, or a comma list of think (drop <think>...</think>), fenced (the ``` block defining the "
                         "entry point), sanitize (evalplus.sanitize: imports + entry point + its dependencies)")
     p.add_argument("--feedback-fraction", type=float, default=0.2)

@@ -13,7 +13,8 @@ Prompt formats (`--prompt-format`, PROMPT_FORMATS):
   same function as the training rows (data.tokenize.prompt_token_ids): the problem text as the user turn, the
   template's generation prompt, no instruction; the answer is the reasoning layout (<think>...</think>, then a
   ```python fence). Configs with `chat_template: false` (minicode) train on the raw text: evaluate them with `raw`.
-Extraction steps (`--extract`, EXTRACTORS, applied in order; `auto` = the prompt format's default):
+Extraction steps (`--extract`, EXTRACTORS, applied in order; `auto` = the prompt format's default: raw none, chat and
+sft think,fenced; think changes nothing in an answer without think tags):
 - think: the text after the last `</think>`; an opened `<think>` that never closes leaves no program (the answer was
   never written); text without think tags is kept as it is;
 - fenced: the body of the first ``` block (info string empty or py...) that defines the entry point, else of the last
@@ -40,10 +41,14 @@ from dataclasses import dataclass, field
 from data.usage import UsageError
 
 # evalplus.codegen's instruction and response prefixes for instruct models (defined inside its run_codegen).
-INSTRUCTION_PREFIX = ("Please provide a self-contained Python script that solves the following problem in a "
-                      "markdown code block:")
-RESPONSE_PREFIX = ("Below is a Python script with a self-contained function that solves the problem and passes "
-                   "corresponding tests:")
+INSTRUCTION_PREFIX = (
+    "Please provide a self-contained Python script that solves the following problem in a "
+    "markdown code block:"
+)
+RESPONSE_PREFIX = (
+    "Below is a Python script with a self-contained function that solves the problem and passes "
+    "corresponding tests:"
+)
 
 
 # ---- prompt formats: (tokenizer, problem prompt) -> (prompt token ids, answer text already in the prompt) ----
@@ -57,8 +62,10 @@ def _chat(tokenizer, prompt: str) -> tuple[list[int], str]:
     text = make_raw_chat_prompt(prompt, INSTRUCTION_PREFIX, RESPONSE_PREFIX, tokenizer)
     start = text.rfind(RESPONSE_PREFIX)
     if start < 0:  # the template rewrote the assistant turn: evalplus's split would silently lose the prefix
-        raise UsageError("--prompt-format chat: the tokenizer's chat template does not keep the assistant's response "
-                         "prefix verbatim; evaluate this model with --prompt-format sft or raw")
+        raise UsageError(
+            "--prompt-format chat: the tokenizer's chat template does not keep the assistant's response "
+            "prefix verbatim; evaluate this model with --prompt-format sft or raw"
+        )
     # The template writes its own BOS (as inference.loading.encode_prompts).
     return tokenizer(text, add_special_tokens=False)["input_ids"], text[start:]
 
@@ -78,11 +85,23 @@ class PromptFormat:
 
 
 PROMPT_FORMATS: dict[str, PromptFormat] = {
-    "raw": PromptFormat(_raw, (), False, "the problem prompt as is; program = prompt + completion (base models)"),
-    "chat": PromptFormat(_chat, ("fenced",), True, "evalplus's instruction prompt in the tokenizer's chat template, "
-                         "assistant turn opened with its response prefix and ```python (Instruct models)"),
-    "sft": PromptFormat(_sft, ("think", "fenced"), True, "the SFT trainer's prompt (data.tokenize.prompt_token_ids, "
-                        "chat_template: true): the problem as the user turn (models trained with this framework)"),
+    "raw": PromptFormat(
+        _raw, (), False, "the problem prompt as is; program = prompt + completion (base models)"
+    ),
+    "chat": PromptFormat(
+        _chat,
+        ("think", "fenced"),
+        True,
+        "evalplus's instruction prompt in the tokenizer's chat template, "
+        "assistant turn opened with its response prefix and ```python (Instruct models)",
+    ),
+    "sft": PromptFormat(
+        _sft,
+        ("think", "fenced"),
+        True,
+        "the SFT trainer's prompt (data.tokenize.prompt_token_ids, "
+        "chat_template: true): the problem as the user turn (models trained with this framework)",
+    ),
 }
 
 
@@ -104,16 +123,19 @@ def strip_think(view: View, entry_point: str) -> View:
 
 
 def fenced_blocks(text: str) -> list[tuple[str, int, int]]:
-    """(info string, body start, body end) of every ``` block, in order; an unclosed last block runs to the end."""
+    """(info string, body start, body end) of every ``` block, in order; an unclosed last block runs to the end.
+
+    A bare ``` line closes the open block (or opens one); a ``` line with an info string (```python) always opens
+    a new block, closing the open one: a model that ignores the fence its prompt opened and starts its own is read
+    as it meant (CommonMark would keep that line inside the first block)."""
     blocks, opened, pos = [], None, 0
     for line in text.splitlines(keepends=True):
         stripped = line.strip()
         if stripped.startswith("```"):
-            if opened is None:
-                opened = (stripped[3:].strip(), pos + len(line))
-            else:
+            info = stripped[3:].strip()
+            if opened is not None:
                 blocks.append((opened[0], opened[1], pos))
-                opened = None
+            opened = (info, pos + len(line)) if opened is None or info else None
         pos += len(line)
     if opened is not None:
         blocks.append((opened[0], opened[1], len(text)))
@@ -138,12 +160,16 @@ def align_lines(view: View, out: str) -> list[int]:
     for line in src:
         starts.append(starts[-1] + len(line))
     pairs: list[tuple[int, int]] = []
-    matcher = difflib.SequenceMatcher(None, [s.rstrip("\n") for s in src], [d.rstrip("\n") for d in dst],
-                                      autojunk=False)
+    matcher = difflib.SequenceMatcher(
+        None, [s.rstrip("\n") for s in src], [d.rstrip("\n") for d in dst], autojunk=False
+    )
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
-            pairs += [(i, j) for i, j in zip(range(i1, i2), range(j1, j2))
-                      if tag == "equal" or src[i].startswith(dst[j].rstrip("\n"))]
+            pairs += [
+                (i, j)
+                for i, j in zip(range(i1, i2), range(j1, j2))
+                if tag == "equal" or src[i].startswith(dst[j].rstrip("\n"))
+            ]
     source_of = dict((j, i) for i, j in pairs)
     origin: list[int] = []
     for j, line in enumerate(dst):
@@ -161,14 +187,20 @@ def sanitize(view: View, entry_point: str) -> View:
     return View(out, align_lines(view, out))
 
 
-EXTRACTORS: dict[str, Callable[[View, str], View]] = {"think": strip_think, "fenced": fenced, "sanitize": sanitize}
+EXTRACTORS: dict[str, Callable[[View, str], View]] = {
+    "think": strip_think,
+    "fenced": fenced,
+    "sanitize": sanitize,
+}
 
 
 @dataclass(frozen=True)
 class Extracted:
     program: str
     offsets: list[tuple[int, int]]  # per completion token: its span in `program` ((-1, -1) outside it)
-    in_program: list[bool] | None  # per completion token; None: no extraction, the completion is the program's tail
+    in_program: (
+        list[bool] | None
+    )  # per completion token; None: no extraction, the completion is the program's tail
 
 
 @dataclass(frozen=True)
@@ -229,8 +261,10 @@ class EvalFormat:
 
     def check(self, tokenizer) -> None:
         if PROMPT_FORMATS[self.prompt].chat_template and not getattr(tokenizer, "chat_template", None):
-            raise UsageError(f"--prompt-format {self.prompt} needs the tokenizer's chat template, and this tokenizer "
-                             "has none: a base model is evaluated with --prompt-format raw")
+            raise UsageError(
+                f"--prompt-format {self.prompt} needs the tokenizer's chat template, and this tokenizer "
+                "has none: a base model is evaluated with --prompt-format raw"
+            )
 
     def encode(self, tokenizer, problem) -> tuple[list[int], Answer]:
         """(prompt token ids, the Answer the generated text becomes) for one problem."""
@@ -245,5 +279,8 @@ def describe(config: dict) -> list[str]:
     steps = config.get("extract") or "none"
     fmt = PROMPT_FORMATS.get(name)
     what = fmt.summary if fmt else "?"
-    return [f"Evaluation format: prompt {name} ({what}); extraction: {steps} (the program tested and repaired is what "
-            "extraction keeps; repair remasks only its tokens).", ""]
+    return [
+        f"Evaluation format: prompt {name} ({what}); extraction: {steps} (the program tested and repaired is what "
+        "extraction keeps; repair remasks only its tokens).",
+        "",
+    ]

@@ -44,11 +44,15 @@ def test_a_hook_that_remasks_nothing_changes_nothing(tiny_model):
     assert out.nfe == plain.nfe == SETTING["steps"]
     # called after every step but the last one of the last block, on the intermediate states
     assert len(hook.states) == SETTING["steps"] - 1
-    masks = [int((s[0, -SETTING["gen_length"]:] == tiny_model.config.mask_token_id).sum()) for s in hook.states]
+    masks = [
+        int((s[0, -SETTING["gen_length"] :] == tiny_model.config.mask_token_id).sum()) for s in hook.states
+    ]
     assert masks == [14, 12, 10, 8, 6, 4, 2]
 
 
-@pytest.mark.parametrize("at", [1, 2])  # mid-block (rescheduled in the block) / block end (taken by the next block)
+@pytest.mark.parametrize(
+    "at", [1, 2]
+)  # mid-block (rescheduled in the block) / block end (taken by the next block)
 def test_remasked_token_is_denoised_again_within_the_same_steps(tiny_model, monkeypatch, at):
     ids, att = _prompt(tiny_model)
     mask_id = tiny_model.config.mask_token_id
@@ -64,13 +68,19 @@ def test_remasked_token_is_denoised_again_within_the_same_steps(tiny_model, monk
     out = generate(tiny_model, ids, att, revise=hook, **SETTING)
     i, P = hook.picked, ids.shape[1]
     assert not (out.sequences == mask_id).any()
-    assert out.nfe == SETTING["steps"] + 3 and out.row_nfe == [SETTING["steps"] + 3]  # the hook's passes counted
-    assert len(seen) == SETTING["steps"]  # no extra denoising step: the re-masked token fits the same schedule
+    assert out.nfe == SETTING["steps"] + 3 and out.row_nfe == [
+        SETTING["steps"] + 3
+    ]  # the hook's passes counted
+    assert (
+        len(seen) == SETTING["steps"]
+    )  # no extra denoising step: the re-masked token fits the same schedule
     # committed when the hook picked it, [MASK] in the next step's input, committed again by the end
     assert hook.states[at - 1][0, i] != mask_id and seen[at][0, i] == mask_id
     assert out.confidences[0, i - P] > 0 and out.confidences[0, i - P] != plain.confidences[0, i - P]
-    if at == 1:  # mid-block: the rescheduled last step of the block commits all it holds, the re-masked token too
-        assert (hook.states[1][0, P:P + SETTING["block_length"]] != mask_id).all()
+    if (
+        at == 1
+    ):  # mid-block: the rescheduled last step of the block commits all it holds, the re-masked token too
+        assert (hook.states[1][0, P : P + SETTING["block_length"]] != mask_id).all()
 
 
 def test_remasking_is_ignored_outside_the_generated_committed_tokens(tiny_model):
