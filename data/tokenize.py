@@ -14,6 +14,17 @@ from data.examples import REGION_IDS, Example
 EOS_REGION = REGION_IDS["text"]
 
 
+def prompt_token_ids(tokenizer, prompt: str, chat_template: bool = False) -> list[int]:
+    """The prompt's token ids exactly as SFT trains on them (evaluation's `--prompt-format sft` reuses this): the raw
+    text, or the user turn of the tokenizer's chat template followed by the assistant's generation prompt. No special
+    tokens are added beyond what the template writes."""
+    if chat_template:
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+    return tokenizer(prompt, add_special_tokens=False)["input_ids"]
+
+
 @dataclass
 class TokenizedExample:
     input_ids: list[int]
@@ -26,12 +37,7 @@ def tokenize_example(
     tokenizer, example: Example, max_length: int, chat_template: bool = False
 ) -> TokenizedExample | None:
     """Token ids with offsets and regions, or None if longer than max_length."""
-    prompt = example.prompt
-    if chat_template:
-        prompt = tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
-        )
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    prompt_ids = prompt_token_ids(tokenizer, example.prompt, chat_template)
     enc = tokenizer(example.completion, add_special_tokens=False, return_offsets_mapping=True)
     ids = prompt_ids + enc["input_ids"] + [tokenizer.eos_token_id]
     if len(ids) > max_length:

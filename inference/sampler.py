@@ -11,6 +11,10 @@ LLaDA's reference sampler: same block/step schedule, confidences and top-k commi
 Fast modes (off by default): `threshold` commits, per step, the most confident eligible position plus every one
 whose probability >= threshold (Fast-dLLM: at least one token per step, the step count adapts and `steps` is not
 used); `use_cache` runs the full sequence once per block and reuses the keys/values of the prefix.
+Revision (`revise`, off by default; CORE-style remasking during generation, repair/core.py): after a step, a hook may
+return committed generated tokens to re-mask; they are denoised again within the remaining steps of the current block
+(the schedule is recomputed), or of the next block when the block just ended, so the step count is unchanged and NFE
+grows only by the hook's own forward passes. Never after the last step of the last block.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ import torch.nn.functional as F
 
 from inference.adapters import ModelAdapter, align_logits, get_adapter
 from inference.modeling_common import output_cache
+
+# After a step: (x [B, L], confidences [B, L], attention [B, L] | None) -> (committed positions to re-mask [B, L],
+# forward passes the hook ran for each row [B]).
+Reviser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], tuple[torch.Tensor, torch.Tensor]]
 
 # One stream for the whole batch (the reference's), or one generator per row: then a row's draws depend on that row
 # alone, never on which other rows share the batch (batched evaluation gives the rows of batch size 1).
@@ -54,7 +62,7 @@ class StepOptions:
     confidence_eos_eot_inf: bool = False
     threshold: float | None = None
     generator: Generators = None
-
+    revise: Reviser | None = None
 
 
 @dataclass
@@ -285,11 +293,24 @@ def denoise_step(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tens
         st.predictions.append(pred)
 
 
-def denoise_region(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tensor, steps: int) -> None:
+def apply_revision(st: _State, opts: StepOptions, region: torch.Tensor) -> bool:
+    """Ask the revision hook after a step; re-mask the committed positions of `region` it names (count its NFE)."""
+    positions, used = opts.revise(st.x, st.confidences, st.attention_mask)
+    st.nfe += int(used.max()) if used.numel() else 0  # one batched pass serves every row that asked for it
+    st.row_nfe += used.to(st.row_nfe.device)
+    positions = positions.to(st.x.device) & region & (st.x != opts.mask_id)
+    st.x[positions] = opts.mask_id
+    st.confidences[positions] = 0.0
+    return bool(positions.any())
+
+
+def denoise_region(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tensor, steps: int,
+                   final: bool = True) -> None:
     """Unmask region [B, L]: `steps` scheduled steps, or (threshold mode) steps until it is filled.
 
     Threshold mode is Fast-dLLM's parallel decoding: each step commits the most confident position of every unfinished
     row plus every position with p >= threshold, and the step count is adaptive (it ignores `steps`).
+    `final`: no step follows this region's last one (a revision there would leave masks).
     """
     if opts.threshold is not None:
         refresh = True
@@ -297,6 +318,8 @@ def denoise_region(st: _State, fw: _Forward, opts: StepOptions, region: torch.Te
             k = ((st.x == opts.mask_id) & region).any(dim=1).long()  # [B] one forced commit per unfinished row
             denoise_step(st, fw, opts, region, k, refresh)
             refresh = False
+            if opts.revise is not None:
+                apply_revision(st, opts, region)  # re-masked tokens keep the loop going
         return
     sched = step_schedule((st.x == opts.mask_id) & region, steps)  # [B, steps]
     refresh = True
@@ -308,6 +331,9 @@ def denoise_region(st: _State, fw: _Forward, opts: StepOptions, region: torch.Te
             continue  # nothing scheduled in any row: the step could not change x
         denoise_step(st, fw, opts, region, k, refresh)
         refresh = False
+        if opts.revise is not None and (i < steps - 1 or not final):
+            if apply_revision(st, opts, region) and i < steps - 1:  # else the next block's schedule takes them
+                sched[:, i + 1:] = step_schedule((st.x == opts.mask_id) & region, steps - i - 1)
 
 
 def _options(model, mask_id, eos_id, **kw) -> tuple[ModelAdapter, StepOptions]:
@@ -338,11 +364,13 @@ def generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor | Non
              remasking: str = "low_confidence", mask_id: int | None = None, logits_eos_inf: bool = False,
              confidence_eos_eot_inf: bool = False, eos_id: int | None = None, eot_id: int | None = None,
              generator: Generators = None, return_trajectory: bool = False,
-             threshold: float | None = None, use_cache: bool = False) -> GenerationOutput:
+             threshold: float | None = None, use_cache: bool = False, revise: Reviser | None = None) -> GenerationOutput:
     """Semi-autoregressive masked-diffusion generation for left-padded prompts [B, P] (attention_mask [B, P])."""
+    if revise is not None and use_cache:
+        raise ValueError("revise re-masks tokens of earlier blocks, which the prefix cache (use_cache) would keep stale")
     adapter, opts = _options(model, mask_id, eos_id, temperature=temperature, remasking=remasking, eot_id=eot_id,
                              logits_eos_inf=logits_eos_inf, confidence_eos_eot_inf=confidence_eos_eot_inf,
-                             threshold=threshold, generator=generator)
+                             threshold=threshold, generator=generator, revise=revise)
     n_blocks, block_steps = block_schedule(gen_length, block_length, steps)
     _check_padding(prompt_ids, attention_mask, opts.mask_id)
     check_generators(generator, prompt_ids.shape[0])
@@ -359,8 +387,9 @@ def generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor | Non
         # Shifted-logit models score token i at row i - 1, so the query must start one row earlier.
         fw.cache_start = max(lo - int(adapter.shift_logits), 0)
         region = torch.zeros_like(x, dtype=torch.bool)
-        region[:, lo:hi] = True
-        denoise_region(st, fw, opts, region, block_steps)
+        # With revision, the region reaches back to the start: re-masked tokens of earlier blocks are denoised again.
+        region[:, (lo if revise is None else P):hi] = True
+        denoise_region(st, fw, opts, region, block_steps, final=blk == n_blocks - 1)
     return GenerationOutput(st.x, st.confidences[:, P:], st.nfe, st.trajectory, st.predictions, st.row_nfe.tolist())
 
 

@@ -16,6 +16,11 @@ Pipeline smoke test on CPU with the tiny offline model (numbers meaningless):
     python -m repair.evaluate --model TINY_DIR --dataset mbpp --limit 6 --gen-length 64 --steps 16 \
         --repair-steps 8 --budget-k 16 --seeds 0 --out /tmp/repair-tiny
 
+Instruct and reasoning models (repair.formats, docs/evaluation.md): `--prompt-format chat` (evalplus's instruction
+prompt in the tokenizer's chat template; <think> removed, fenced code extracted), `--prompt-format sft` (this framework's SFT prompt,
+e.g. the TreeDiff configs; <think> removed, fenced code extracted); `--extract` overrides the extraction steps
+(think, fenced, sanitize). Repair remasks only the extracted program's tokens.
+
 Per problem and seed: stage-1 generation (shared by the strategies of that seed), feedback tests, localization,
 remasking, infill, up to R rounds (repair/loop.py, repair/strategies.py); then the held-out tests decide pass@1.
 Rows stream to OUT/runs/<strategy>.seed<seed>.jsonl (flushed per problem); a rerun skips finished problems.
@@ -37,8 +42,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from data.usage import UsageError, check_options, number_list, run_cli
+from data.usage import UsageError, check_options, note, number_list, run_cli
 from repair import ranks
+from repair.formats import PROMPT_FORMATS, EvalFormat, resolve_extract
 from repair.loop import Engine, LoopConfig, error_type, heldout_result, make_task
 from repair.report import load_runs, merge_parts, part_path, print_summary, write_report
 from repair.strategies import parse_strategies, run_strategy
@@ -47,7 +53,10 @@ from repair.strategies import parse_strategies, run_strategy
 RESULT_KEYS = ("model", "dataset", "problems", "gen_length", "block_length", "steps", "temperature", "threshold",
                "prefix_cache",
                "repair_steps", "budget_k", "window", "max_trace_lines", "trace_reading", "rounds", "repair_temperature",
-               "sample_temperature", "global_scope", "feedback_fraction", "split_seed", "timeout_per_test", "timeout_per_problem")
+               "sample_temperature", "global_scope", "feedback_fraction", "split_seed", "timeout_per_test", "timeout_per_problem",
+               "prompt_format", "extract")
+# What a run recorded before a setting existed ran with (its config.json lacks the key).
+LEGACY_SETTINGS = {"prompt_format": "raw", "extract": "none"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -84,6 +93,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--global-scope", choices=["completion", "all"], default="completion",
                    help="candidates of global low-confidence / fallback selection: the completion up to its EOS "
                         "(default) or every generated position incl. post-EOS padding (the paper's literal wording)")
+    p.add_argument("--prompt-format", choices=list(PROMPT_FORMATS), default="raw",
+                   help="raw: the problem prompt continued (base models, the paper); chat: evalplus's instruction "
+                        "prompt in the tokenizer's chat template (Instruct models); sft: the prompt this framework's "
+                        "SFT trains with chat_template: true (TreeDiff configs, reasoning layout)")
+    p.add_argument("--extract", default="auto",
+                   help="how the program is cut out of the answer: auto (raw: none; chat, sft: think,fenced), "
+                        "none, or a comma list of think (drop <think>...</think>), fenced (the ``` block defining the "
+                        "entry point), sanitize (evalplus.sanitize: imports + entry point + its dependencies)")
     p.add_argument("--feedback-fraction", type=float, default=0.2)
     p.add_argument("--split-seed", type=int, default=42)
     p.add_argument("--timeout-per-test", type=float, default=5.0)
@@ -96,7 +113,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)  # deepspeed
     p.add_argument("--device", default=None)
     p.add_argument("--dtype", default=None, help="bf16 | fp16 | fp32 (default: bf16 on CUDA, fp32 on CPU)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.extract = ",".join(resolve_extract(args.prompt_format, args.extract)) or "none"
+    return args
+
+
+def eval_format(args: argparse.Namespace) -> EvalFormat:
+    return EvalFormat(args.prompt_format, tuple(s for s in args.extract.split(",") if s != "none"))
+
+
+def check_format(args: argparse.Namespace) -> None:
+    """A chat / sft format needs a chat template: checked on the tokenizer, before the model loads."""
+    if args.prompt_format == "raw" and "instruct" in str(args.model).lower():
+        note(f"--prompt-format raw on {args.model}: Instruct models are scored with --prompt-format chat")
+    if not PROMPT_FORMATS[args.prompt_format].chat_template:
+        return
+    from inference.loading import load_tokenizer
+
+    try:
+        tokenizer = load_tokenizer(args.model)
+    except (OSError, ValueError):  # an adapter without its own tokenizer: the model load checks its base's
+        return
+    eval_format(args).check(tokenizer)
 
 
 def check_inputs(args: argparse.Namespace) -> None:
@@ -111,8 +149,12 @@ def check_inputs(args: argparse.Namespace) -> None:
         raise UsageError(f"--feedback-fraction must be in (0, 1) (the rest are the held-out tests), got {args.feedback_fraction}")
     fit_block_schedule(args.gen_length, args.block_length, args.steps, ("--gen-length", "--block-length", "--steps"))
     check_model_source(args.model)
+    if args.prefix_cache and "core-reimpl" in parse_strategies(args.strategies):
+        raise UsageError("core-reimpl revises earlier blocks during generation, which --prefix-cache would keep stale; "
+                         "drop --prefix-cache or run core-reimpl separately")
     if args.problems:
         load_problems(path=args.problems)
+    check_format(args)
 
 
 def loop_config(args: argparse.Namespace) -> LoopConfig:
@@ -134,7 +176,8 @@ def record_config(args: argparse.Namespace, argv: list[str] | None, write: bool 
     path = out / "config.json"
     if path.exists():
         old = json.loads(path.read_text())
-        diff = {k: (old.get(k), v) for k, v in config.items() if old.get(k) != v}
+        diff = {k: (old.get(k, LEGACY_SETTINGS.get(k)), v) for k, v in config.items()
+                if old.get(k, LEGACY_SETTINGS.get(k)) != v}
         if diff:
             raise UsageError(f"{out} holds results made with other settings {diff}; use another --out")
     argv = sys.argv[1:] if argv is None else argv
@@ -191,7 +234,9 @@ def row_of(name: str, seed: int, outcome, held, seconds: float) -> dict:
             "feedback_initial": [fb0.passed, fb0.total, fb0.status], "feedback_final": [fb1.passed, fb1.total, fb1.status],
             "error_type": error_type(fb0), "nfe": outcome.nfe, "rounds": [asdict(r) for r in outcome.rounds],
             "initial_tokens": outcome.initial.completion_ids, "final_tokens": outcome.final.completion_ids,
-            "initial_program": outcome.initial.program, "program": outcome.final.program, "seconds": round(seconds, 3)}
+            "initial_program": outcome.initial.program, "program": outcome.final.program,
+            "initial_completion": outcome.initial.completion, "completion": outcome.final.completion,
+            "seconds": round(seconds, 3)}
 
 
 @dataclass
@@ -213,8 +258,9 @@ class Shard:
         from data.problems import split_tests
 
         splits = {p.task_id: split_tests(p, self.args.feedback_fraction, seed=self.args.split_seed) for p in problems}
+        fmt = eval_format(self.args)
         tasks = {p.task_id: make_task(self.engine, p, splits[p.task_id].feedback, seed, limits=self.limits,
-                                      pool=self.pool) for p in problems}
+                                      pool=self.pool, fmt=fmt) for p in problems}
         for name in self.names:
             todo = [p for p in problems if p.task_id not in self.done[(name, seed)]]
             if not todo:

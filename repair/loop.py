@@ -9,8 +9,10 @@ Batches: every function takes a list of tasks; a row's outcome is the one it has
 random draws come from its own generator keyed by (seed, task, stream) and its NFE is counted per row. Only float
 rounding differs between batch shapes (padding, matmul sizes); scripts/bench/evaluate_scale.py measures how often it
 flips a near-tie.
-Base-model prompt convention (evalplus): the prompt is a code prefix, the program is prompt + completion, where the
-completion is the generated text up to the first EOS/EOT; localized lines are lines of that full program.
+Base-model prompt convention (evalplus, `--prompt-format raw`): the prompt is a code prefix, the program is prompt +
+completion, where the completion is the generated text up to the first EOS/EOT; localized lines are lines of that full
+program. Instruct / reasoning formats (repair.formats) cut the program out of the answer (fences, <think>, sanitize);
+repair then remasks only the tokens of that program (`program_mask`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ import torch
 
 from inference.adapters import get_adapter, token_logits
 from inference.remask import lines_to_positions, lowest_confidence, select_in_region
-from inference.sampler import generate, infill
+from inference.sampler import Reviser, generate, infill
 from repair.execution import LOCALIZED, Localization, ProblemResult, localize, run_tests
+from repair.formats import Answer, EvalFormat, as_answer
 
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 GLOBAL_SCOPES = ("completion", "all")
@@ -57,8 +60,9 @@ class LoopConfig:
     # padding is not code); "all" = every generated position, the paper's literal "entire output" (reproduction).
     global_scope: str = "completion"
     samples: int = 1  # best-of-n
-    core_perturbations: int = 4  # core-reimpl: scoring forward passes per problem (complementary pairs)
-    core_rate: float = 0.5  # core-reimpl: share of the candidates hidden in the first pass of a pair
+    core_passes: int = 8  # core-reimpl: perturbation passes during generation (NFE N + 8 = 136, the paper's CORE)
+    core_perturbations: int = 4  # core-posthoc: scoring forward passes per problem (complementary pairs)
+    core_rate: float = 0.5  # CORE: share of the committed tokens hidden in a perturbation pass
     sample_temperature: float = 0.2  # best-of-n samples (greedy samples would be identical)
 
 
@@ -68,8 +72,10 @@ class Candidate:
     confidences: torch.Tensor  # [1, P + G] confidence of each token at its commit step (prompt: 1)
     prompt_len: int  # P
     completion_ids: list[int]  # generated tokens before the first EOS/EOT (what the program is made of)
-    program: str  # prompt text + decoded completion
-    offsets: list[tuple[int, int]]  # per completion token: its character span in `program`
+    program: str  # what is tested: prompt text + decoded completion, or what extraction cut out of the answer
+    offsets: list[tuple[int, int]]  # per completion token: its character span in `program` ((-1, -1): outside it)
+    completion: str = ""  # the decoded completion, before extraction
+    in_program: list[bool] | None = None  # per completion token (extraction); None: the completion is the program's tail
 
 
 @dataclass
@@ -102,6 +108,10 @@ class Task:
     feedback: Feedback
     seed: int
     cache: dict = field(default_factory=dict)  # stage-1 generations shared by the strategies of one seed
+    answer: Answer | None = None  # what the generated text becomes (repair.formats); None: raw, prompt + completion
+
+    def __post_init__(self):
+        self.answer = as_answer(self.prompt if self.answer is None else self.answer)
 
 
 # ---- the model side ----
@@ -148,11 +158,15 @@ class Engine:
     def encode(self, prompt: str) -> torch.Tensor:
         return torch.tensor([self.tokenizer(prompt)["input_ids"]], dtype=torch.long, device=self.device)
 
-    def candidate(self, sequence: torch.Tensor, confidences: torch.Tensor, prompt_len: int, prompt: str) -> Candidate:
+    def candidate(self, sequence: torch.Tensor, confidences: torch.Tensor, prompt_len: int,
+                  answer: Answer | str) -> Candidate:
+        """`answer`: the task's Answer (a str: a raw prompt, program = prompt + completion)."""
+        answer = as_answer(answer)
         gen = sequence[0, prompt_len:].tolist()
         cut = next((i for i, t in enumerate(gen) if t in self.stop_ids), len(gen))
-        text, offsets = completion_offsets(self.tokenizer, gen[:cut], len(prompt))
-        return Candidate(sequence, confidences, prompt_len, gen[:cut], prompt + text, offsets)
+        text, offsets = completion_offsets(self.tokenizer, gen[:cut], len(answer.lead))
+        ex = answer.extract(text, offsets)
+        return Candidate(sequence, confidences, prompt_len, gen[:cut], ex.program, ex.offsets, text, ex.in_program)
 
     def left_pad(self, rows: list[torch.Tensor], fill) -> torch.Tensor:
         """[B, max len] of 1-D rows, left-padded with `fill`."""
@@ -169,8 +183,9 @@ class Engine:
         return self.left_pad([torch.ones_like(r) for r in rows], 0)
 
     def generate(self, tasks: list[Task], cfg: LoopConfig, steps: int, temperature: float,
-                 generators: list[torch.Generator]) -> list[tuple[Candidate, int]]:
-        """Stage 1 for a batch of tasks -> per row (candidate, its NFE)."""
+                 generators: list[torch.Generator], revise: Reviser | None = None) -> list[tuple[Candidate, int]]:
+        """Stage 1 for a batch of tasks -> per row (candidate, its NFE); `revise`: the sampler's remasking hook
+        (CORE during generation, repair/core.py)."""
         prompts = [t.prompt_ids[0] for t in tasks]
         pad = self.stop_ids[0] if self.pad_id is None else self.pad_id
         block = min(cfg.block_length, cfg.gen_length)
@@ -178,18 +193,19 @@ class Engine:
             out = generate(self.model, self.left_pad(prompts, pad), self.attention(prompts), steps=steps,
                            gen_length=cfg.gen_length, block_length=block, temperature=temperature,
                            mask_id=self.mask_id, generator=list(generators), threshold=cfg.threshold,
-                           use_cache=cfg.prefix_cache)
+                           use_cache=cfg.prefix_cache, revise=revise)
         width, rows = max(len(p) for p in prompts), []
         for b, (task, prompt) in enumerate(zip(tasks, prompts)):
             P = len(prompt)
             conf = torch.cat([out.confidences.new_ones(1, P), out.confidences[b:b + 1]], dim=1)  # [1, P + G]
-            cand = self.candidate(out.sequences[b:b + 1, width - P:], conf, P, task.prompt)
+            cand = self.candidate(out.sequences[b:b + 1, width - P:], conf, P, task.answer)
             rows.append((cand, out.row_nfe[b]))
         return rows
 
     def infill(self, cands: list[Candidate], positions: list[torch.Tensor], steps: int, temperature: float,
-               prompts: list[str], generators: list[torch.Generator]) -> list[tuple[Candidate, int]]:
-        """Repair infill for a batch: positions[b] [1, L_b] of cands[b] -> per row (candidate, its NFE)."""
+               answers: list[Answer | str], generators: list[torch.Generator]) -> list[tuple[Candidate, int]]:
+        """Repair infill for a batch: positions[b] [1, L_b] of cands[b] -> per row (candidate, its NFE); answers[b]:
+        its task's Answer (Task.answer)."""
         seqs = [c.sequence[0] for c in cands]
         pad = self.stop_ids[0] if self.pad_id is None else self.pad_id
         with self.lock:
@@ -198,9 +214,9 @@ class Engine:
                          mask_id=self.mask_id, generator=list(generators),
                          confidences=self.left_pad([c.confidences[0] for c in cands], 1.0))
         width, rows = max(len(s) for s in seqs), []
-        for b, (cand, prompt) in enumerate(zip(cands, prompts)):
+        for b, (cand, answer) in enumerate(zip(cands, answers)):
             lo = width - len(seqs[b])
-            new = self.candidate(out.sequences[b:b + 1, lo:], out.confidences[b:b + 1, lo:], cand.prompt_len, prompt)
+            new = self.candidate(out.sequences[b:b + 1, lo:], out.confidences[b:b + 1, lo:], cand.prompt_len, answer)
             rows.append((new, out.row_nfe[b]))
         return rows
 
@@ -271,16 +287,29 @@ def select_positions(cand: Candidate, loc: Localization, cfg: LoopConfig,
     L, P = cand.sequence.shape[1], cand.prompt_len
     if cfg.localization == "trace" and loc.method in LOCALIZED:
         region = lines_to_positions(cand.offsets, cand.program, loc.lines, L, start=P).to(cand.sequence.device)
+        region &= program_mask(cand)[0]  # never outside the program tested (repair.formats)
         if region.any():
             return select_in_region(cand.confidences, region[None], cfg.budget_k, cfg.selection, generator), loc.method
     method = "global" if cfg.localization == "global" else "fallback"
     return lowest_confidence(cand.confidences, cfg.budget_k, global_candidates(cand, cfg.global_scope)), method
 
 
+def program_mask(cand: Candidate) -> torch.Tensor:
+    """Bool [1, P + G]: the generated tokens inside the program tested (all completion tokens without extraction)."""
+    P = cand.prompt_len
+    mask = torch.zeros_like(cand.sequence, dtype=torch.bool)
+    inside = [True] * len(cand.completion_ids) if cand.in_program is None else cand.in_program
+    mask[0, P:P + len(inside)] = torch.tensor(inside, dtype=torch.bool, device=mask.device)
+    return mask
+
+
 def global_candidates(cand: Candidate, scope: str) -> torch.Tensor:
-    """Bool [1, P + G]: the positions global / fallback selection may remask (see LoopConfig.global_scope)."""
+    """Bool [1, P + G]: the positions global / fallback selection may remask (see LoopConfig.global_scope). An
+    extracted program (repair.formats) offers its own tokens only, whatever the scope: the rest is not code."""
     if scope not in GLOBAL_SCOPES:
         raise ValueError(f"unknown global scope {scope!r}; known: {GLOBAL_SCOPES}")
+    if cand.in_program is not None:
+        return program_mask(cand)
     P, L = cand.prompt_len, cand.sequence.shape[1]
     # "completion": the program's tokens plus the first EOS/EOT, so a premature end can still be repaired.
     end = L if scope == "all" else min(L, P + len(cand.completion_ids) + 1)
@@ -308,7 +337,7 @@ def repair(engine: Engine, tasks: list[Task], starts: list[tuple[Candidate, int]
             gen = make_generator(engine.device, tasks[i].seed, tasks[i].task_id, "repair", r)
             plans.append((i, loc, gen, *select_positions(cands[i], loc, cfg, gen)))
         made = engine.infill([cands[i] for i, *_ in plans], [pos for *_, pos, _ in plans], cfg.repair_steps,
-                             cfg.repair_temperature, [tasks[i].prompt for i, *_ in plans], [g for _, _, g, *_ in plans])
+                             cfg.repair_temperature, [tasks[i].answer for i, *_ in plans], [g for _, _, g, *_ in plans])
         for (i, loc, _, positions, method), (cand, used) in zip(plans, made):
             cands[i], nfes[i] = cand, nfes[i] + used
             idx = (positions[0].nonzero().flatten() - cand.prompt_len).tolist()
@@ -323,8 +352,9 @@ def repair(engine: Engine, tasks: list[Task], starts: list[tuple[Candidate, int]
 
 # ---- binding a problem's tests ----
 def make_task(engine: Engine, problem, feedback_indices: list[int], seed: int, *, limits, pool,
-              max_trace_lines: int = 256) -> Task:
-    """A Task whose feedback runner can only run `feedback_indices` (the T_fb of the split)."""
+              max_trace_lines: int = 256, fmt: EvalFormat | None = None) -> Task:
+    """A Task whose feedback runner can only run `feedback_indices` (the T_fb of the split); `fmt`: its prompt
+    format and extraction (repair.formats; default raw, no extraction)."""
     indices = list(feedback_indices)
 
     def feedback(program: str, trace: bool) -> ProblemResult:
@@ -332,7 +362,9 @@ def make_task(engine: Engine, problem, feedback_indices: list[int], seed: int, *
             return run_tests(problem, program, indices, limits=limits, trace=trace,
                              max_trace_lines=max_trace_lines, sandbox=sb)
 
-    return Task(problem.task_id, problem.prompt, engine.encode(problem.prompt), feedback, seed)
+    ids, answer = (fmt or EvalFormat()).encode(engine.tokenizer, problem)
+    prompt_ids = torch.tensor([ids], dtype=torch.long, device=engine.device)
+    return Task(problem.task_id, problem.prompt, prompt_ids, feedback, seed, answer=answer)
 
 
 def heldout_result(problem, heldout_indices: list[int], program: str, *, limits, pool) -> ProblemResult:

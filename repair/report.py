@@ -30,6 +30,7 @@ from rapidfuzz.distance import Levenshtein
 from scipy import stats
 
 from data.usage import UsageError, run_cli
+from repair.formats import describe as describe_format
 from repair.report_figures import figure2, figure3
 
 MAIN = ("no-repair", "global-low-confidence", "core-reimpl", "best-of-2", "trace-guided")
@@ -44,11 +45,12 @@ PAPER = {"mbpp": {"no-repair": 19.84, "global-low-confidence": 19.84, "core-reim
                        "trace-guided": 2.64}}
 PAPER_NFE = {"no-repair": 128, "global-low-confidence": 160, "core-reimpl": 136, "best-of-2": 160,
              "trace-guided": 294}
-CORE_NOTE = ("core-reimpl is our re-implementation of CORE (code not public) from the seed's one-line description: "
-             "after stage 1, 4 perturbation passes (complementary random halves of the completion's tokens masked) "
-             "score each token's probability drop c_i - mean p_i; the K least robust tokens are remasked and infilled "
-             "with S = 8 steps, for every problem. Its NFE counts the scoring passes (N + 4 + 8); the paper's CORE "
-             "row is the original method (NFE 136). Details: repair/core.py.")
+CORE_NOTE = ("core-reimpl is our re-implementation of CORE (code not public) from the seed's one-line description, "
+             "scoring during generation: 8 perturbation passes spread over stage 1 (a random half of the committed "
+             "tokens hidden) score each hidden token's probability drop c_i - p_i; the K / 8 least robust per pass are "
+             "re-masked and denoised again within the same N steps, for every problem (NFE N + 8, the paper's 136 at "
+             "N = 128). core-posthoc (Table 2) scores once after generation and infills with S = 8 (NFE N + 4 + 8). "
+             "The paper's CORE row is the original method. Details: repair/core.py.")
 _RUN_FILE = re.compile(r"^(?P<strategy>.+)\.seed(?P<seed>-?\d+)\.jsonl$")
 
 
@@ -314,7 +316,7 @@ def _header(config: dict, summary: dict) -> list[str]:
         ref = ", ".join(f"{s} {v:.2f}" for s, v in paper.items())
         lines.append(f"Paper (LLaDA-8B-Base, {dataset}+, pass@1 %): {ref}; trace-guided NFE 294.")
     lines += [f"This run (pass@1 %, mean over seeds): {ours}.", ""]
-    return lines + readings(config) + stage1_mode(config) + [""]
+    return lines + describe_format(config) + readings(config) + stage1_mode(config) + [""]
 
 
 def readings(config: dict) -> list[str]:

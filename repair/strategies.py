@@ -8,7 +8,9 @@ baselines keep their own definitions:
 - trace-guided (ours): localize from the feedback tests' traces, remask <= K tokens of the region, infill with S
   steps, up to R rounds;
 - core-reimpl: our re-implementation of CORE from the seed's one-line description (repair/core.py says exactly what):
-  perturbation-scored instability, the K least robust tokens remasked, S = 8, for every problem;
+  P = 8 perturbation passes DURING generation score the committed tokens' instability and re-mask the least robust,
+  which the same N steps denoise again (NFE N + 8), for every problem;
+- core-posthoc (Table 2, to compare): the same scoring once after generation, K tokens remasked, S = 8;
 - best-of-2: two samples at N' = N * 80 / 128 steps (80 for the paper's N = 128), the higher T_fb pass rate wins;
 - ablations: random-in-region (random K inside the region), wide-window (+-5 lines), s8 / s16 (S = 8 / 16).
 """
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from data.usage import UsageError
-from repair.core import core_reimpl
+from repair.core import core_posthoc, core_reimpl
 from repair.loop import Engine, LoopConfig, Outcome, Task, initial, repair
 
 StrategyFn = Callable[[Engine, list[Task], LoopConfig], list[Outcome]]  # a batch of tasks -> one outcome each
@@ -69,7 +71,8 @@ STRATEGIES: dict[str, Strategy] = {
                                       lambda c: replace(c, localization="global", repair_steps=32, rounds=1)),
     "trace-guided": Strategy(generate_then_repair),
     "best-of-2": Strategy(best_of, lambda c: replace(c, samples=2, steps=matched_steps(c, 80 / 128))),
-    "core-reimpl": Strategy(core_reimpl, lambda c: replace(c, repair_steps=8, rounds=1)),
+    "core-reimpl": Strategy(core_reimpl),
+    "core-posthoc": Strategy(core_posthoc, lambda c: replace(c, repair_steps=8, rounds=1), ablation=True),
     "random-in-region": Strategy(generate_then_repair, lambda c: replace(c, selection="random"), ablation=True),
     "wide-window": Strategy(generate_then_repair, lambda c: replace(c, window=5), ablation=True),
     "s8": Strategy(generate_then_repair, lambda c: replace(c, repair_steps=8), ablation=True),
