@@ -58,13 +58,10 @@ def bare_setup(model_dir: str, lr: float):
     from corruption.maskers import MASKERS
     from corruption.schedules import sample_p_mask
     from inference.adapters import selected_token_logits
-    from train.engine import LoraSettings, load_model_and_tokenizer, wrap_lora
+    from train.engine import EngineSettings, LoraSettings, load_model_and_tokenizer, wrap_lora
     from train.loss import llada_loss, loss_parts
 
-    class _S:  # the engine's settings shape, for load_model_and_tokenizer
-        model, trust_remote_code, init_adapter = model_dir, False, None
-
-    model, _, adapter = load_model_and_tokenizer(_S)
+    model, _, adapter = load_model_and_tokenizer(EngineSettings(model=model_dir, bf16="false"))
     model = wrap_lora(model, LoraSettings(r=8, alpha=16, dropout=0.0), adapter).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr)
