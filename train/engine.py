@@ -18,6 +18,7 @@ from transformers import AutoModel
 
 import inference  # noqa: F401  (registers model_type "llada" with the Auto classes)
 from inference.adapters import ModelAdapter, get_adapter
+from inference.hub_tokenizer import check_tokenizer_ids
 from inference.loading import ADAPTER_CONFIG, check_model_source, load_tokenizer
 from train import dist
 from train.config import ConfigError
@@ -168,6 +169,7 @@ def load_dtype(s: EngineSettings) -> torch.dtype:
 
 
 def load_model_and_tokenizer(s: EngineSettings):
+    tokenizer = load_tokenizer(s.model, trust_remote_code=s.trust_remote_code)  # before the weights: fails fast
     # low_cpu_mem_usage: transformers 4.x then loads the shards into an empty (meta) model instead of a randomly
     # initialised one (one copy of the weights in host RAM, not two); 5.x always does and ignores the flag.
     model = AutoModel.from_pretrained(s.model, trust_remote_code=s.trust_remote_code, dtype=load_dtype(s),
@@ -178,7 +180,7 @@ def load_model_and_tokenizer(s: EngineSettings):
         # Merged, so a new LoRA trains on top and "adapter disabled" means the initial (e.g. SFT) model.
         model = PeftModel.from_pretrained(model, s.init_adapter).merge_and_unload()
     adapter = get_adapter(model.config)
-    tokenizer = load_tokenizer(s.model, config=model.config, trust_remote_code=s.trust_remote_code)
+    check_tokenizer_ids(tokenizer, model.config)
     return model, tokenizer, adapter
 
 
