@@ -124,14 +124,8 @@ def run_stage(name: str, cmd: list[str], log: Path) -> float:
 
 
 def stage_env() -> dict:
-    env = dict(os.environ, PYTHONPATH=str(REPO), WANDB_MODE="disabled", TOKENIZERS_PARALLELISM="false",
-               HF_DATASETS_OFFLINE="1")
-    if STATE.get("offline"):
-        env["HF_HUB_OFFLINE"] = "1"  # random weights: nothing may be fetched
-    return env
-
-
-STATE: dict = {}
+    return dict(os.environ, PYTHONPATH=str(REPO), WANDB_MODE="disabled", TOKENIZERS_PARALLELISM="false",
+                HF_DATASETS_OFFLINE="1")
 
 
 def mbpp_copy() -> str:
@@ -159,7 +153,7 @@ def write_sft_data(model: str, path: Path, seq: int, rows: int) -> None:
     from data.local_corpus import python_source_files
     from inference.loading import load_tokenizer
 
-    tok, budget, out = load_tokenizer(model), seq - 96, []  # 96: room for the prompt and the chat template
+    tok, budget, out = load_tokenizer(model), seq - 64, []  # 64: room for the prompt and the chat template
     for file in python_source_files():
         text = file.read_text(encoding="utf-8", errors="replace")
         spans = tok(text, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
@@ -412,7 +406,8 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(out / old, ignore_errors=True)
     for old in out.glob("pairs.jsonl*"):
         old.unlink()
-    STATE["offline"] = args.random_weights
+    if args.random_weights:
+        os.environ["HF_HUB_OFFLINE"] = "1"  # nothing may be fetched, by this process or a stage
     t0 = time.perf_counter()
     print("=== 0/5 checks ===", flush=True)
     ctx = checks(args, arch, scale, out)
