@@ -4,7 +4,9 @@
 - adapter: a peft directory with adapter_config.json (OUTPUT/final/adapter/); its base_model_name_or_path names the
   base, which is loaded first. By default the adapter is merged into the weights (faster sampling, same logits up to
   float rounding); merge=False keeps the peft wrapper.
-The tokenizer comes from the given directory, or from the adapter's base when the adapter directory has none.
+The tokenizer comes from the given directory, or from the adapter's base when the adapter directory has none; the
+Dream family's remote-code slow tokenizer is built natively (inference/hub_tokenizer.py) and every tokenizer's special
+ids are checked against the model config.
 Device: CUDA when available, else CPU; dtype: bf16 on CUDA, fp32 on CPU, unless given.
 """
 
@@ -21,6 +23,7 @@ from transformers import AutoModel, AutoTokenizer
 import inference  # noqa: F401  (registers model_type "llada" with the Auto classes)
 from data.usage import UsageError
 from inference.adapters import ModelAdapter, get_adapter
+from inference.hub_tokenizer import check_tokenizer_ids, native_builder
 
 log = logging.getLogger(__name__)
 ADAPTER_CONFIG = "adapter_config.json"
@@ -146,11 +149,22 @@ def check_model_source(name: str, what: str = "model") -> None:
         raise UsageError(f"{what} {name}: no such directory, and {problem}")
 
 
-def load_tokenizer(name_or_path: str, fallback: str | None = None):
-    """The tokenizer of name_or_path, or of `fallback` (the adapter's base) when it ships none."""
-    if fallback is None or any(_has_file(name_or_path, f) for f in TOKENIZER_FILES):
-        return AutoTokenizer.from_pretrained(name_or_path)
-    return AutoTokenizer.from_pretrained(fallback)
+def load_tokenizer(name_or_path: str, fallback: str | None = None, config=None, trust_remote_code: bool = False):
+    """The tokenizer of name_or_path, or of `fallback` (the adapter's base) when it ships none; checked against the
+    model `config` when given (inference.hub_tokenizer.check_tokenizer_ids).
+
+    A tokenizer shipped only as a remote-code slow class we know (Dream's DreamTokenizer) is built natively as a
+    fast tokenizer from its files (inference.hub_tokenizer); everything else loads through AutoTokenizer."""
+    if fallback is not None and not any(_has_file(name_or_path, f) for f in TOKENIZER_FILES):
+        name_or_path = fallback
+    build = native_builder(name_or_path)
+    if build is not None:
+        tokenizer = build()
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    if config is not None:
+        check_tokenizer_ids(tokenizer, config)
+    return tokenizer
 
 
 def load_model(name_or_path: str | Path, device: str | torch.device | None = None,
@@ -172,9 +186,11 @@ def load_model(name_or_path: str | Path, device: str | torch.device | None = Non
         model = PeftModel.from_pretrained(AutoModel.from_pretrained(base, **kw), name)
         if merge:
             model = model.merge_and_unload()
-        tokenizer, source = load_tokenizer(name, fallback=base), "adapter"
+        tokenizer, source = load_tokenizer(name, fallback=base, config=model.config,
+                                           trust_remote_code=trust_remote_code), "adapter"
     else:
-        model, tokenizer, source = AutoModel.from_pretrained(name, **kw), load_tokenizer(name), "base"
+        model, source = AutoModel.from_pretrained(name, **kw), "base"
+        tokenizer = load_tokenizer(name, config=model.config, trust_remote_code=trust_remote_code)
     model = model.to(dev).eval()
     return LoadedModel(model, tokenizer, get_adapter(model.config), dev, source)
 

@@ -84,10 +84,9 @@ def check_tiny_args(out: str | Path, sizes: TinySizes) -> None:
         raise UsageError(f"--out {out} is a file; give a directory to write the model into")
 
 
-def train_tokenizer(vocab_size: int, corpus_chars: int, root: str | Path | None = None, split_digits: bool = False,
-                    extra_texts: list[str] | None = None) -> PreTrainedTokenizerFast:
-    """Byte-level BPE on local Python source (deterministic: files sorted, fixed char budget) plus `extra_texts`."""
-    texts, total = list(extra_texts or []), 0
+def corpus_texts(corpus_chars: int, root: str | Path | None = None) -> list[str]:
+    """Local Python source files' text, files sorted, until `corpus_chars` characters (the tokenizers' corpus)."""
+    texts, total = [], 0
     for path in python_source_files(root):
         try:
             text = path.read_text(encoding="utf-8")
@@ -97,6 +96,13 @@ def train_tokenizer(vocab_size: int, corpus_chars: int, root: str | Path | None 
         total += len(text)
         if total >= corpus_chars:
             break
+    return texts
+
+
+def train_tokenizer(vocab_size: int, corpus_chars: int, root: str | Path | None = None, split_digits: bool = False,
+                    extra_texts: list[str] | None = None) -> PreTrainedTokenizerFast:
+    """Byte-level BPE on local Python source (deterministic: files sorted, fixed char budget) plus `extra_texts`."""
+    texts = list(extra_texts or []) + corpus_texts(corpus_chars, root)
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = _pre_tokenizer(split_digits)
     tok.decoder = decoders.ByteLevel()

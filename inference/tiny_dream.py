@@ -53,3 +53,25 @@ def build_tiny_dream(out: str | Path, seed: int = 0, sizes: TinySizes | None = N
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def build_hub_shaped_dream(out: str | Path, seed: int = 0, sizes: TinySizes | None = None, diffucoder: bool = False,
+                           bpe_vocab: int = 1024, corpus_chars: int = 400_000) -> Path:
+    """A tiny random Dream model whose tokenizer is laid out as the Hub checkpoints ship it: vocab.json, merges.txt,
+    tokenizer_config.json naming the remote-code DreamTokenizer (no tokenizer.json; inference/hub_layout.py).
+    `diffucoder`: DiffuCoder's layout (pads with <|dlm_pad|>; the config's pad id stays EOS, as on the Hub)."""
+    from inference.hub_layout import train_bpe, write_dream_tokenizer
+
+    sizes = sizes or TinySizes()
+    out = Path(out)
+    vocab, merges = train_bpe(bpe_vocab, corpus_chars)
+    ids = write_dream_tokenizer(out, vocab, merges, diffucoder=diffucoder)
+    torch.manual_seed(seed)
+    config = DreamConfig(
+        vocab_size=-(-(max(ids.values()) + 1) // 64) * 64, hidden_size=sizes.d_model,
+        intermediate_size=sizes.mlp_hidden_size, num_hidden_layers=sizes.n_layers,
+        num_attention_heads=sizes.n_heads, num_key_value_heads=max(sizes.n_heads // 2, 1),
+        max_position_embeddings=sizes.max_sequence_length, mask_token_id=ids["mask"], eos_token_id=ids["eos"],
+        pad_token_id=ids["eos"], bos_token_id=ids["eos"])  # Dream's config: pad = bos = eos = <|endoftext|>
+    DreamModel(config).save_pretrained(out)
+    return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
     done = {(r["seed"], r["sample"]) for r in read_pairs(done_path)} if done_path.exists() else set()
     seen = {(r["broken"], r["fixed"]) for r in read_pairs(out)} if out.exists() else set()
     dropped: Counter = Counter()
+    t0 = time.perf_counter()
     for sample in tqdm(range(args.num_samples), desc="synthesize"):
         if (args.seed, sample) in done:
             continue
@@ -142,6 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
             f.write(json.dumps({"seed": args.seed, "sample": sample, "result": reason or "kept"}) + "\n")
     stats = pair_statistics(read_pairs(out))
     stats["this_run"] = dict(dropped)
+    stats["this_run_seconds"] = round(time.perf_counter() - t0, 3)  # the samples alone (model loading not counted)
     Path(str(out) + ".stats.json").write_text(json.dumps(stats, indent=2))
     print(f"{stats['pairs']} pairs in {out}; this run: {dict(dropped)}")
     print(json.dumps({k: v for k, v in stats.items() if k != "errors"}))

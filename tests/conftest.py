@@ -42,3 +42,12 @@ def tiny_dream_dir(tmp_path_factory, tiny_tokenizer) -> Path:
     from inference.tiny_dream import build_tiny_dream
 
     return build_tiny_dream(tmp_path_factory.mktemp("tiny-dream"), seed=0, base_tokenizer=copy.deepcopy(tiny_tokenizer))
+
+
+@pytest.fixture(scope="session")
+def hub_dream_dir(tmp_path_factory) -> Path:
+    """A tiny random Dream model whose tokenizer is laid out as Dream-org's Hub checkpoints ship it: vocab.json,
+    merges.txt, tokenizer_config.json naming the remote-code DreamTokenizer, no tokenizer.json."""
+    from inference.tiny_dream import build_hub_shaped_dream
+
+    return build_hub_shaped_dream(tmp_path_factory.mktemp("hub-dream"), seed=0)

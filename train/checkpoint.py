@@ -1,7 +1,8 @@
 """Save, resume and export.
 
 Layout in output_dir:
-  checkpoints/step_000120/   DeepSpeed state (model, ZeRO-partitioned optimizer, scheduler) + train_state.json
+  checkpoints/step_000120/   DeepSpeed state (trained parameters only, ZeRO-partitioned optimizer, scheduler)
+                             + train_state.json; a LoRA run's frozen base is not in it (it is the model path)
   final/adapter/             peft adapter (adapter_config.json + adapter_model.safetensors) + tokenizer
   final/merged/              optional: base + adapter merged, a plain `from_pretrained` directory
 train_state.json holds step, data position and every rank's RNG states (base64), so a resumed run continues the
@@ -62,7 +63,10 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
 
 def save_checkpoint(engine, output_dir: str | Path, step: int, data_position: int, keep_last: int) -> Path:
     ckpt = Path(output_dir) / CKPT_DIR / f"step_{step:06d}"
-    engine.save_checkpoint(str(ckpt.parent), tag=ckpt.name)
+    # Frozen parameters (a LoRA run's whole base) are not saved: a resume reloads them from the model path, as the
+    # run's start did. With them, one LLaDA-8B LoRA checkpoint held the 16 GB base twice under ZeRO-2 (the module
+    # state and its "frozen parameter fragments"); without them it is the adapter and its optimizer state.
+    engine.save_checkpoint(str(ckpt.parent), tag=ckpt.name, exclude_frozen_parameters=True)
     states = _gather_rng()
     if dist.is_main():
         state = {"step": step, "data_position": data_position, "world_size": dist.world_size(), "rng": states}
@@ -84,9 +88,21 @@ def _gather_rng() -> list[str]:
     return out
 
 
+def _load_trained(src: dict, dst: torch.nn.Module) -> None:
+    """Load a checkpoint's module state that holds the trained parameters only (save_checkpoint leaves the frozen
+    ones out): strict about every trainable parameter, lenient about the frozen base, which stays as loaded."""
+    result = dst.load_state_dict(src, strict=False)
+    trainable = {name for name, p in dst.named_parameters() if p.requires_grad}
+    missing = sorted(set(result.missing_keys) & trainable)
+    if missing or result.unexpected_keys:
+        raise ValueError(f"checkpoint does not match the model: {len(missing)} trained parameters missing "
+                         f"{missing[:3]}, unexpected {result.unexpected_keys[:3]} (same model, LoRA settings?)")
+
+
 def load_checkpoint(engine, ckpt: Path) -> dict:
-    """Restore DeepSpeed state and this rank's RNG; returns the train state (step, data_position)."""
-    engine.load_checkpoint(str(ckpt.parent), tag=ckpt.name)
+    """Restore DeepSpeed state and this rank's RNG; returns the train state (step, data_position). The trained
+    parameters come back from the checkpoint (ZeRO's fp32 master copies), the frozen base from the model path."""
+    engine.load_checkpoint(str(ckpt.parent), tag=ckpt.name, custom_load_fn=_load_trained)
     state = json.loads((ckpt / STATE_FILE).read_text())
     if state["world_size"] == dist.world_size():
         set_rng_state(_decode(state["rng"][dist.rank()]))

@@ -29,6 +29,7 @@ from data.collate import collate
 from data.sources import SourceConfig
 from data.usage import run_cli
 from inference.adapters import selected_token_logits
+from inference.loading import load_tokenizer
 from train import dist
 from train.checkpoint import save_checkpoint
 from train.config import ConfigError, load_config
@@ -156,9 +157,7 @@ def main(cfg: Config) -> Path:
     output_dir = Path(cfg.output_dir)
     global_batch = cfg.micro_batch_size * cfg.grad_accum * dist.world_size()
 
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model, trust_remote_code=cfg.trust_remote_code)
+    tokenizer = load_tokenizer(cfg.model, trust_remote_code=cfg.trust_remote_code)
     rows, data_stats = load_sft_rows(cfg.data, tokenizer, cfg.max_length, cfg.chat_template, cfg.tiers,
                                      output_dir / "data_cache")
     total_steps = cfg.max_steps if cfg.max_steps > 0 else max(1, cfg.epochs * len(rows) // global_batch)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel
 
 import inference  # noqa: F401
 from data.local_corpus import build_local_corpus
 from inference.adapters import get_adapter, token_logits
+from inference.loading import load_tokenizer
 from inference.tiny import model_dir_or_tiny
 from rl.estimators import draw_coupled, draw_independent, estimate_logps
 
@@ -70,7 +71,7 @@ def main() -> None:
     args = parser.parse_args()
     model_dir = model_dir_or_tiny(args.model)
     model = AutoModel.from_pretrained(model_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     adapter = get_adapter(model.config)
     prompt, completion = fixed_batch(tokenizer, args.batch, args.prompt_len, args.completion_len)
 

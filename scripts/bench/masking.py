@@ -14,7 +14,7 @@ import argparse
 import time
 
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel
 
 import inference  # noqa: F401
 from corruption.ast_tiers import TIER_IDS, example_token_weights, tier_table
@@ -24,6 +24,7 @@ from corruption.stats import tier_rates
 from data.collate import collate
 from data.local_corpus import build_local_corpus
 from data.tokenize import tokenize_example
+from inference.loading import load_tokenizer
 from inference.tiny import model_dir_or_tiny
 from train.loss import llada_loss, loss_parts
 
@@ -82,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     model_dir = model_dir_or_tiny(args.model)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     examples = build_local_corpus(max_examples=args.examples, max_chars=1500)
     rows, samples_per_s, unparsed = preprocess(tokenizer, examples)
     ast, span, uni = (rates(name, rows, args.draws) for name in ("ast", "ast-span", "uniform"))

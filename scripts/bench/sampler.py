@@ -29,11 +29,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel
 
 import inference  # noqa: F401
 from data.local_corpus import build_local_corpus
-from inference.loading import encode_prompts
+from inference.loading import encode_prompts, load_tokenizer
 from inference.sampler import generate
 from inference.tiny import model_dir_or_tiny
 
@@ -133,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     model_dir = model_dir_or_tiny(args.model)
     model = AutoModel.from_pretrained(model_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     ids, att = bench_prompts(tokenizer, args.batch, model.config.mask_token_id)
     reference_generate = load_reference()
     print(f"batch {ids.shape[0]}, prompt lengths {att.sum(1).tolist()}, gen_length {args.gen_length}, "

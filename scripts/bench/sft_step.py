@@ -14,15 +14,8 @@ Measured 2026-12-04, quiet machine, the minicode small model (`--model RUN/model
 --max-length 160`: 32 x 119 tokens, 2 threads, LoRA r8): ours/bare median 0.978 (min 0.937, max 1.051). --profile adds torch.profiler tables (top ops
 by self CPU time) of one step of each.
 
-Memory estimate per GPU for LLaDA-8B, LoRA r=64 on the 7 block linears, ZeRO-2, bf16, micro-batch 1, seq 4096, 8 GPUs:
-  frozen base weights (not partitioned by ZeRO-2):       2 B x 8,015,581,184
-  trainable LoRA states (DeepSpeed's own estimator,
-    estimate_zero2_model_states_mem_needs, no offload):  2 P + 18 P / n_gpus,  P = 167,772,160
-  activations with gradient checkpointing:               n_layers * s * d * 2 B (block inputs kept)
-                                                         + s * (4 d + 3 h) * 2 B (one block recomputed)
-  LM head and loss:                                      (s / 2) * V * 2 B (bf16 logits of the masked tokens
-                                                         only, ~half at mean noise: train.sft runs the head there)
-                                                         + 2 * (s / 2) * V * 4 B (fp32 CE and its gradient)
+Memory estimate per GPU for LLaDA-8B, LoRA r=64 on the 7 block linears, ZeRO-2 (configs/deepspeed/zero2.json), bf16,
+micro-batch 1, seq 4096, 8 GPUs: train/estimates.py's zero2_lora_memory, each term documented there.
 """
 
 from __future__ import annotations
@@ -38,18 +31,13 @@ GiB = 1024**3
 
 
 def memory_estimate(n_gpus: int = 8, seq: int = 4096) -> dict[str, float]:
-    from deepspeed.runtime.zero.stage_1_and_2 import estimate_zero2_model_states_mem_needs
+    """GiB per GPU, term by term (train/estimates.py), for LLaDA-8B with LoRA r64 and configs/deepspeed/zero2.json."""
+    from inference.configuration_llada import LLaDAConfig
+    from inference.dims import lora_parameters, model_dims
+    from train.estimates import zero2_lora_memory
 
-    total, lora = 8_015_581_184, 167_772_160
-    d, h, n_layers, vocab = 4096, 12288, 32, 126464
-    _, lora_states = estimate_zero2_model_states_mem_needs(lora, n_gpus, 1, cpu_offload=False)
-    parts = {
-        "frozen base weights (bf16)": 2 * total,
-        "LoRA params+grads+Adam (DeepSpeed estimator)": lora_states,
-        "checkpointed block inputs": n_layers * seq * d * 2,
-        "one recomputed block": seq * (4 * d + 3 * h) * 2,
-        "masked-position logits + fp32 CE + grad": (seq // 2) * vocab * 2 + 2 * (seq // 2) * vocab * 4,
-    }
+    config = LLaDAConfig()
+    parts = zero2_lora_memory(model_dims(config), lora_parameters(config, 64), seq, n_gpus=n_gpus)
     return {k: v / GiB for k, v in parts.items()}
 
 
@@ -58,13 +46,10 @@ def bare_setup(model_dir: str, lr: float):
     from corruption.maskers import MASKERS
     from corruption.schedules import sample_p_mask
     from inference.adapters import selected_token_logits
-    from train.engine import LoraSettings, load_model_and_tokenizer, wrap_lora
+    from train.engine import EngineSettings, LoraSettings, load_model_and_tokenizer, wrap_lora
     from train.loss import llada_loss, loss_parts
 
-    class _S:  # the engine's settings shape, for load_model_and_tokenizer
-        model, trust_remote_code, init_adapter = model_dir, False, None
-
-    model, _, adapter = load_model_and_tokenizer(_S)
+    model, _, adapter = load_model_and_tokenizer(EngineSettings(model=model_dir, bf16="false"))
     model = wrap_lora(model, LoraSettings(r=8, alpha=16, dropout=0.0), adapter).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr)
@@ -143,8 +128,6 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=256)
     args = parser.parse_args()
-    from transformers import AutoTokenizer
-
     from data.collate import collate
     from data.sources import SourceConfig
     from train import dist
@@ -152,10 +135,11 @@ def main() -> None:
 
     torch.manual_seed(0)
     dist.init_distributed()
+    from inference.loading import load_tokenizer
     from inference.tiny import model_dir_or_tiny
 
     model_dir = model_dir_or_tiny(args.model)
-    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok = load_tokenizer(model_dir)
     rows, _ = load_sft_rows(SourceConfig(max_examples=args.batch * 4), tok, args.max_length, False, {},
                             __import__("pathlib").Path(tempfile.mkdtemp()))
     batch = collate([rows[i] for i in range(args.batch)], tok.pad_token_id)

@@ -24,3 +24,16 @@ def test_cli_runs_on_dream(tiny_dream_dir, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert sorted(results["strategies"]) == sorted(STRATEGIES)
     assert json.loads((out / "config.json").read_text())["model"] == str(tiny_dream_dir)
+
+
+def test_cli_runs_on_the_hub_layout_of_the_dream_tokenizer(hub_dream_dir, tmp_path):
+    """repair.evaluate on a Dream directory with the Hub's slow-tokenizer files (no tokenizer.json)."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "repair.evaluate", "--model", str(hub_dream_dir), "--dataset", "mbpp", "--limit",
+           "1", "--gen-length", "16", "--steps", "4", "--repair-steps", "4", "--budget-k", "4", "--rounds", "1",
+           "--seeds", "0", "--strategies", "no-repair,trace-guided", "--workers", "1", "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    results = json.loads((out / "results.json").read_text())
+    assert sorted(results["strategies"]) == ["no-repair", "trace-guided"]

@@ -79,3 +79,17 @@ def test_two_rank_coupled_grpo_on_dream_three_steps(tiny_dream_dir, tmp_path):
     assert [r["step"] for r in rows] == [1, 2, 3]
     assert all({"reward", "kl", "clip_ratio/region_mean", "completions/mean_length"} <= set(r) for r in rows)
     assert (tmp_path / "final/adapter/adapter_config.json").exists()
+
+
+def test_grpo_step_on_the_hub_layout_of_the_dream_tokenizer(hub_dream_dir, tmp_path):
+    """One coupled-GRPO step (one rank, in process) on a Dream directory with the Hub's slow-tokenizer files."""
+    from rl import grpo
+    from train.config import load_config
+
+    cfg = load_config(grpo.Config, ["--config", str(REPO / "configs/rl/tiny.yaml"), f"model={hub_dream_dir}",
+                                    f"output_dir={tmp_path}", "max_steps=1", "sampler=dream", "alg=entropy",
+                                    "max_completion_length=16", "diffusion_steps=8", "use_wandb=false",
+                                    "prompts_per_rank=1", "save_final_state=false"])
+    grpo.main(cfg)
+    (row,) = read_metrics(tmp_path)
+    assert row["step"] == 1 and row["rollout/nfe"] > 0 and "kl" in row

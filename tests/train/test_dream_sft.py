@@ -89,3 +89,22 @@ def test_two_rank_sft_on_dream(tiny_dream_dir, tmp_path):
         before = base(ids).logits
         after = PeftModel.from_pretrained(base, out / "final/adapter").eval()(ids).logits
     assert not torch.allclose(before, after)
+
+
+def test_sft_on_the_hub_layout_of_the_dream_tokenizer(hub_dream_dir, tmp_path):
+    """A Dream directory as the Hub ships it (slow DreamTokenizer files, no tokenizer.json) trains: the AST masker
+    needs the fast tokenizer's offsets. The export carries a tokenizer that loads with the same ids."""
+    from inference.loading import load_tokenizer
+    from train import sft
+
+    cfg = load_config(sft.Config, ["--config", str(REPO / "configs/sft/tiny.yaml"), f"model={hub_dream_dir}",
+                                   f"output_dir={tmp_path}", "max_steps=1", "grad_accum=1", "micro_batch_size=2",
+                                   "data.max_examples=8", "use_wandb=false", "masker=ast", "max_length=128",
+                                   "chat_template=true"])
+    sft.main(cfg)
+    (row,) = read_metrics(tmp_path)
+    assert row["step"] == 1 and row["loss"] > 0 and row["masked_tokens"] > 0
+    exported, hub = load_tokenizer(str(tmp_path / "final/adapter")), load_tokenizer(str(hub_dream_dir))
+    text = "def f(x):\n    return x  # 42"
+    assert exported(text)["input_ids"] == hub(text)["input_ids"]
+    assert (exported.mask_token_id, exported.chat_template) == (hub.mask_token_id, hub.chat_template)

@@ -120,15 +120,9 @@ def test_two_rank_sft_trains_exports_and_resumes(tiny_model_dir, tmp_path):
         after = tuned(ids).logits
     assert not torch.allclose(before, after)
 
-    # only LoRA weights changed: every non-LoRA tensor of the DeepSpeed checkpoint equals the base
+    # the DeepSpeed checkpoint holds the trained LoRA weights only (the frozen base is the model path)
     state = torch.load(latest_checkpoint(out) / "mp_rank_00_model_states.pt", weights_only=False)["module"]
-    base_state = AutoModel.from_pretrained(tiny_model_dir).state_dict()
-    lora_keys = [k for k in state if "lora_" in k]
-    assert lora_keys
-    for key, value in state.items():
-        if "lora_" not in key:
-            plain = key.replace("base_model.model.", "").replace(".base_layer", "")
-            assert torch.equal(value.float(), base_state[plain].float()), key
+    assert state and all("lora_" in k for k in state), [k for k in state if "lora_" not in k][:5]
 
     # rerun with more steps: resumes after step 8, logs 9..10 once
     log = _train(tiny_model_dir, out, "max_steps=10", "save_every=4", "optim.lr=3e-3")
