@@ -19,8 +19,9 @@ Then it prints every figure beside its settings and writes OUT/summary.json and 
 Reading it: the per-step difference pairs the same prompts and seeds, so prompt difficulty cancels out of it (with lr = 0
 the per-step reward itself has sd ~0.27 on minicode); its SE treats the steps as independent. The probe is greedy on
 prompts held out of training: the control's probe line is flat, so any move of the trained run's line is the update's.
-Overfit check (issue 31 item 0): add `data.max_problems=64` (the same prompts again and again, probe held out of
-them): the paired training reward must then rise clearly above 0, even where nothing transfers to held-out problems.
+Overfit check (issue 31 item 0): add `data.max_problems=128` (with the 64 probe prompts held out of them, 64 fixed
+training prompts seen again and again): the paired training reward must then rise clearly above 0, even where
+nothing transfers to the probe or to held-out problems.
 """
 
 from __future__ import annotations

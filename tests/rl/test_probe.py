@@ -100,7 +100,7 @@ def test_grpo_logs_the_probe_and_never_trains_on_its_prompts(tiny_model_dir, tmp
     grpo.main(cfg)
     rows = read_metrics(tmp_path)
     assert [r["step"] for r in rows] == [0, 1, 2]
-    assert set(rows[0]) == {"step", "probe/reward", "probe/pass_rate", "probe/completions", "time/probe"}
+    assert set(rows[0]) == {"step", "probe/reward", "probe/pass_rate", "probe/completions", "probe/seconds"}
     assert len({r["probe/reward"] for r in rows}) == 1 and rows[0]["probe/completions"] == 3
     assert 0 < rows[0]["probe/reward"] < 1  # a real figure of the 3 greedy completions
     probe_prompts = {p["prompt"] for p in load_rl_problems(RLDataConfig(name="tiny"))[-3:]}
