@@ -152,10 +152,10 @@ def discordant(ref: list[dict], other: list[dict]) -> tuple[int, int]:
     return sum(a[t] and not o[t] for t in common), sum(o[t] and not a[t] for t in common)
 
 
-def pooled_discordant(runs: dict, other: str) -> tuple[int, int, list[int]]:
-    """(b, c, seeds): the discordant counts of REFERENCE vs `other` summed over the seeds both ran."""
-    seeds = sorted(seed for (s, seed) in runs if s == other and (REFERENCE, seed) in runs)
-    pairs = [discordant(runs[(REFERENCE, seed)], runs[(other, seed)]) for seed in seeds]
+def pooled_discordant(runs: dict, other: str, reference: str = REFERENCE) -> tuple[int, int, list[int]]:
+    """(b, c, seeds): the discordant counts of `reference` vs `other` summed over the seeds both ran."""
+    seeds = sorted(seed for (s, seed) in runs if s == other and (reference, seed) in runs)
+    pairs = [discordant(runs[(reference, seed)], runs[(other, seed)]) for seed in seeds]
     return sum(b for b, _ in pairs), sum(c for _, c in pairs), seeds
 
 

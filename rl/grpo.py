@@ -11,12 +11,15 @@ Deviations from the reference trainer, on purpose (see ../shared/specs/coupled-g
 is passed in every forward; masks are stored with the rollouts instead of reseeding the global RNG; old log-probs at
 the first iteration are the detached current ones, so rho = 1 exactly (also with LoRA dropout).
 Starting from an SFT adapter (`init_adapter=DIR`) merges it into the base first, so the KL reference is the SFT model.
+With `probe.num_prompts` > 0, that many prompts are held out of the problem list and scored with the current policy
+(greedy by default) before the first step, every `probe.every` steps and after the last: probe/reward, probe/pass_rate.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -28,7 +31,8 @@ from inference.sampler import fit_block_schedule
 from rl.advantages import ADVANTAGES, frac_zero_std
 from rl.estimators import EstimatorConfig, estimate_logps
 from rl.loss import grpo_loss
-from rl.problems import RLDataConfig, load_rl_problems
+from rl.probe import ProbeConfig, check_probe, probe_due, run_probe, split_probe
+from rl.problems import RLDataConfig, load_rl_problems, reward_columns
 from rl.rewards import REWARD_FUNCS, RewardConfig, score
 from rl.rollout import Rollout, RolloutConfig, draw_rollout_masks, generate_rollouts
 from train import dist
@@ -63,6 +67,7 @@ class Config(RunSettings):
     rollout: RolloutConfig = field(default_factory=RolloutConfig)  # fast sampler modes (threshold, prefix cache)
     rollout_batch_size: int | None = None  # rollouts per sampler batch (memory cap); None: all of a rank's at once
     max_steps: int = 256
+    probe: ProbeConfig = field(default_factory=ProbeConfig)  # held-out prompts scored every N steps (rl/probe.py)
 
 
 # The sampler mode's own options, by mode name (inference.sampler.SAMPLERS).
@@ -92,6 +97,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"rollout_batch_size must be >= 1 or null (all rollouts in one batch), got {cfg.rollout_batch_size}")
     if cfg.rollout.threshold is not None and not 0.0 < cfg.rollout.threshold <= 1.0:
         raise ConfigError(f"rollout.threshold must be in (0, 1] or null, got {cfg.rollout.threshold}")
+    check_probe(cfg.probe)
     cfg.grad_accum = n // cfg.micro_batch_size
     cfg.block_length = fit_block_schedule(cfg.max_completion_length, cfg.block_length, cfg.diffusion_steps,
                                           ("max_completion_length", "block_length", "diffusion_steps"))
@@ -149,16 +155,21 @@ def mask_generator(cfg: Config, step: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(hash((cfg.seed, step, dist.rank(), 1)) % 2**62)
 
 
+def sample(cfg: Config, engine, tokenizer, adapter, prompts: list[str], num_generations: int, temperature: float,
+           seed: int) -> Rollout:
+    """Completions of the current policy with the run's sampler settings (training rollouts and the probe)."""
+    engine.module.eval()
+    return generate_rollouts(engine.module, tokenizer, adapter, prompts, num_generations, cfg.max_completion_length,
+                             cfg.diffusion_steps, SAMPLER_OPTIONS[cfg.sampler](cfg), temperature, cfg.chat_template,
+                             seed, cfg.rollout_batch_size, sampler=cfg.sampler, fast=cfg.rollout)
+
+
 def rl_step(cfg: Config, engine, tokenizer, adapter, problems: list[dict], step: int) -> dict:
     marks = [time.perf_counter()]  # one per phase end: where a step's time goes, logged as time/<phase>
-    engine.module.eval()
-    r = generate_rollouts(engine.module, tokenizer, adapter, [p["prompt"] for p in problems], cfg.num_generations,
-                          cfg.max_completion_length, cfg.diffusion_steps, SAMPLER_OPTIONS[cfg.sampler](cfg),
-                          cfg.temperature, cfg.chat_template, hash((cfg.seed, step, dist.rank())) % 2**62,
-                          cfg.rollout_batch_size, sampler=cfg.sampler, fast=cfg.rollout)
+    r = sample(cfg, engine, tokenizer, adapter, [p["prompt"] for p in problems], cfg.num_generations,
+               cfg.temperature, hash((cfg.seed, step, dist.rank())) % 2**62)
     marks.append(time.perf_counter())
-    columns = {"tests": [p["tests"] for p in problems for _ in range(cfg.num_generations)],
-               "prompt_code": [p.get("prompt_code", "") for p in problems for _ in range(cfg.num_generations)]}
+    columns = reward_columns(problems, cfg.num_generations)
     r.rewards, per_func = score(cfg.rewards, r.prompts, r.completions, r.completion_ids, columns)
     marks.append(time.perf_counter())
     r.advantages = ADVANTAGES[cfg.advantage](r.rewards, cfg.num_generations)
@@ -188,10 +199,13 @@ def main(cfg: Config) -> Path:
     dist.init_distributed()
     torch.manual_seed(cfg.seed + dist.rank())
     output_dir = Path(cfg.output_dir)
-    problems = load_rl_problems(cfg.data)
+    problems, probe_problems = split_probe(load_rl_problems(cfg.data), cfg.probe)
     engine, tokenizer, adapter = build_engine(cfg, cfg.max_steps * cfg.num_iterations)
     state, logger = start_run(cfg, engine)
     step = state["step"]
+    probe = partial(run_probe, cfg.probe, partial(sample, cfg, engine, tokenizer, adapter), cfg.rewards, probe_problems)
+    if step == 0 and probe_due(cfg.probe, 0, cfg.max_steps):
+        logger.log(probe(), 0)  # the starting policy
     per_step = cfg.prompts_per_rank * dist.world_size()
     bar = tqdm(total=cfg.max_steps, initial=step, desc="grpo", disable=not dist.is_main())
     while step < cfg.max_steps:
@@ -201,7 +215,10 @@ def main(cfg: Config) -> Path:
         metrics = rl_step(cfg, engine, tokenizer, adapter, batch, step)
         step += 1
         metrics.update(lr=engine.get_lr()[0], step_seconds=time.perf_counter() - t0)
-        if step % cfg.log_every == 0 or step == cfg.max_steps:
+        probed = probe_due(cfg.probe, step, cfg.max_steps)
+        if probed:
+            metrics.update(probe())
+        if step % cfg.log_every == 0 or step == cfg.max_steps or probed:
             logger.log(metrics, step)
         bar.update(1)
         bar.set_postfix(reward=f"{metrics['reward']:.3f}")

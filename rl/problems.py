@@ -68,3 +68,9 @@ def load_rl_problems(cfg: RLDataConfig) -> list[dict]:
         raise UsageError(f"no RL problems with tests in {cfg.name} (columns {cfg.prompt_column}, {cfg.tests_column}; "
                          "set data.prompt_column / data.tests_column)")
     return problems
+
+
+def reward_columns(problems: list[dict], num_generations: int) -> dict[str, list]:
+    """The reward functions' dataset columns for `problems`, each row repeated G times (prompt-major, as rollouts)."""
+    return {"tests": [p["tests"] for p in problems for _ in range(num_generations)],
+            "prompt_code": [p.get("prompt_code", "") for p in problems for _ in range(num_generations)]}

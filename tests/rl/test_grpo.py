@@ -1,4 +1,5 @@
-"""rl/grpo.py for real: in-process on one rank (with a reward that varies), and 2 CPU ranks via the deepspeed launcher."""
+"""rl/grpo.py for real: in-process on one rank (with a reward that varies), and 2 CPU ranks via the deepspeed launcher
+(with the probe split over the ranks)."""
 
 import os
 import socket
@@ -69,13 +70,17 @@ def test_two_rank_grpo_writes_trl_metrics(tiny_model_dir, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = ["deepspeed", "--num_gpus", "2", "--master_port", str(port), "rl/grpo.py", "--config", "configs/rl/tiny.yaml",
-           f"model={tiny_model_dir}", f"output_dir={tmp_path}", "max_steps=3"]
+           f"model={tiny_model_dir}", f"output_dir={tmp_path}", "max_steps=3",
+           "probe.num_prompts=3", "probe.every=2"]  # 3 probe prompts over 2 ranks: one rank scores 1, the other 2
     env = {k: v for k, v in ENV.items() if k != "OMP_NUM_THREADS"}  # the ranks must share the cores by themselves
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = read_metrics(tmp_path)
-    assert [r["step"] for r in rows] == [1, 2, 3]
-    for r in rows:
+    assert [r["step"] for r in rows] == [0, 1, 2, 3]  # step 0: the starting policy's probe
+    probes = [r for r in rows if "probe/reward" in r]
+    assert [r["step"] for r in probes] == [0, 2, 3] and all(r["probe/completions"] == 3 for r in probes)
+    assert all("probe/pass_rate" in r for r in probes)
+    for r in rows[1:]:
         assert {"reward", "reward_std", "kl", "clip_ratio/region_mean", "completions/mean_length", "time/generate",
                 "time/reward", "time/reference", "time/optimize"} <= set(r)
     assert (tmp_path / "final/adapter/adapter_config.json").exists()
