@@ -23,21 +23,12 @@ import torch.nn.functional as F
 
 from inference.adapters import ModelAdapter, align_logits, get_adapter
 from inference.modeling_common import output_cache
+from inference.sampler_output import GenerationOutput
+from inference.sampler_output import check_padding as _check_padding
 
 # One stream for the whole batch (the reference's), or one generator per row: then a row's draws depend on that row
 # alone, never on which other rows share the batch (batched evaluation gives the rows of batch size 1).
 Generators = torch.Generator | Sequence[torch.Generator] | None
-
-
-@dataclass
-class GenerationOutput:
-    sequences: torch.Tensor  # [B, L] prompt + completion (generate) or the repaired sequence (infill)
-    confidences: torch.Tensor  # [B, gen_length] (generate) / [B, L] (infill): p(token) at the step it was committed
-    nfe: int  # model forward evaluations (a CFG step counts 2)
-    trajectory: list[torch.Tensor] | None = None  # [B, L] after every executed step
-    trajectory_predictions: list[torch.Tensor] | None = None  # [B, L] after every step, masks filled by the argmax
-    # over the tokens generation may commit (never [MASK])
-    row_nfe: list[int] | None = None  # per row: the forward passes in which it committed (what B = 1 would count)
 
 
 @dataclass
@@ -301,12 +292,6 @@ def _options(model, mask_id, eos_id, **kw) -> tuple[ModelAdapter, StepOptions]:
     return adapter, StepOptions(mask_id=mask_id, eos_id=eos_id, **kw)
 
 
-def _check_padding(ids: torch.Tensor, attention_mask: torch.Tensor | None, mask_id: int) -> None:
-    if attention_mask is not None and bool((ids[attention_mask == 0] == mask_id).any()):
-        raise ValueError(f"padding uses the mask token id {mask_id}: set the tokenizer's pad token to another id "
-                         "(e.g. EOS) so padded positions are not denoised")
-
-
 def _state(x: torch.Tensor, att: torch.Tensor | None, conf: torch.Tensor, trajectory: bool) -> _State:
     return _State(x, att, conf, row_nfe=torch.zeros(x.shape[0], dtype=torch.long, device=x.device),
                   trajectory=[] if trajectory else None, predictions=[] if trajectory else None)
@@ -371,7 +356,7 @@ def infill(model, sequence: torch.Tensor, positions: torch.Tensor, steps: int, t
 
 
 def _dream_generate(*args, **kwargs) -> GenerationOutput:
-    # Imported on use: sampler_dream builds on this module.
+    # Imported on use: Dream's sampler loads only when a caller picks it.
     from inference.sampler_dream import diffusion_generate
 
     return diffusion_generate(*args, **kwargs)

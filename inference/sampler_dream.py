@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from inference.adapters import get_adapter, token_logits
-from inference.sampler import GenerationOutput, _check_padding
+from inference.sampler_output import GenerationOutput
+from inference.sampler_output import check_padding as _check_padding
 
 
 def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
