@@ -25,6 +25,7 @@ class RolloutConfig:
     threshold: float | None = None  # also commit every position with p >= threshold; a block ends once unmasked
     use_cache: bool = False  # prefix key/value cache: one full forward per block, later steps run the block only
 
+
 @dataclass
 class Rollout:
     prompts: list[str]  # [N] (each prompt repeated G times, prompt-major)
