@@ -12,7 +12,7 @@
 #              then noise-and-resume repair of held-out broken programs (eval problems) with each model
 #   Fast-dLLM  plain vs threshold vs threshold + prefix cache (from the main job)
 #   Full       the full recipe: the main job's SFT config for FULL_STEPS (default 4,000) steps, cosine to 0 over all
-#              of them (the main job's budget ends soon after copying switches on: README), no-repair and trace-guided
+#              of them (the main job's budget ends soon after copying switches on: docs/results.md), no-repair and trace-guided
 # and writes RUN_DIR/report.md with the figures (python -m minicode.report full RUN_DIR).
 # Every stage is resumable like the main job's. No setting here was chosen by looking at a result.
 set -euo pipefail
