@@ -24,16 +24,16 @@ LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv
 @dataclass
 class SourceConfig:
     name: str = "embedded"  # "embedded" | "minicode" | a Hub dataset name | a path to .jsonl/.json/.parquet/.csv
-    split: str = "train"  # minicode: train | rl | eval
-    subset: str | None = None
-    prompt_column: str = "prompt"
-    completion_column: str = "completion"
+    split: str = "train"  # dataset split; minicode: train | rl | eval
+    subset: str | None = None  # Hub dataset configuration (subset) name
+    prompt_column: str = "prompt"  # column holding the prompt (unless prompt_template is set)
+    completion_column: str = "completion"  # column holding the completion (the supervised answer)
     prompt_template: str = ""  # if set, prompt = prompt_template.format(**row), e.g. "Fix:\n{broken}\n" for repair pairs
     layout: str = "code"  # how the completion splits into regions: "code" | "reasoning" (<think>...</think> + code)
-    max_examples: int | None = None
-    max_chars: int = 20000
+    max_examples: int | None = None  # the first N usable rows (None: all; embedded: 2000, minicode: 20000)
+    max_chars: int = 20000  # rows with longer prompt + completion are skipped and counted
     embedded_root: str | None = None  # directory of Python source for the embedded corpus (default: stdlib)
-    seed: int = 0  # minicode: generator seed (rows = max_examples, default MINICODE_DEFAULT_ROWS)
+    seed: int = 0  # minicode: the problem generator's seed (other sources: unused)
 
 
 MINICODE_DEFAULT_ROWS = 20_000

@@ -20,34 +20,21 @@ grows only by the hook's own forward passes. Never after the last step of the la
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from inference.adapters import ModelAdapter, align_logits, get_adapter
+from inference.generators import Generators, check_generators, per_row, uniform_rows
 from inference.modeling_common import output_cache
+from inference.sampler_output import GenerationOutput
+from inference.sampler_output import check_padding as _check_padding
 
 # After a step: (x [B, L], confidences [B, L], attention [B, L] | None) -> (committed positions to re-mask [B, L],
 # forward passes the hook ran for each row [B]).
 Reviser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], tuple[torch.Tensor, torch.Tensor]]
-
-# One stream for the whole batch (the reference's), or one generator per row: then a row's draws depend on that row
-# alone, never on which other rows share the batch (batched evaluation gives the rows of batch size 1).
-Generators = torch.Generator | Sequence[torch.Generator] | None
-
-
-@dataclass
-class GenerationOutput:
-    sequences: torch.Tensor  # [B, L] prompt + completion (generate) or the repaired sequence (infill)
-    confidences: torch.Tensor  # [B, gen_length] (generate) / [B, L] (infill): p(token) at the step it was committed
-    nfe: int  # model forward evaluations (a CFG step counts 2)
-    trajectory: list[torch.Tensor] | None = None  # [B, L] after every executed step
-    trajectory_predictions: list[torch.Tensor] | None = None  # [B, L] after every step, masks filled by the argmax
-    # over the tokens generation may commit (never [MASK])
-    row_nfe: list[int] | None = None  # per row: the forward passes in which it committed (what B = 1 would count)
-
 
 @dataclass
 class StepOptions:
@@ -87,43 +74,6 @@ class _Forward:
     use_cache: bool = False
     cache: tuple | None = field(default=None, repr=False)
     cache_start: int = 0
-
-
-def per_row(generator: Generators) -> bool:
-    return isinstance(generator, Sequence)
-
-
-def check_generators(generator: Generators, batch: int) -> None:
-    if per_row(generator) and len(generator) != batch:
-        raise ValueError(f"{len(generator)} per-row generators for a batch of {batch} rows")
-
-
-def _row_counts(rows: torch.Tensor, generator: Sequence[torch.Generator]) -> list[int]:
-    """How many of the entries `rows` [N] (ascending batch rows) each row has: one host sync, not one per row."""
-    return torch.bincount(rows, minlength=len(generator)).tolist()
-
-
-def uniform_rows(shape: tuple[int, ...], rows: torch.Tensor, generator: Generators, device: torch.device,
-                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """U(0, 1) of `shape` whose first dim belongs to batch rows `rows` [N] (ascending); per-row generators draw
-    their rows' block."""
-    if not per_row(generator):
-        return torch.rand(shape, dtype=dtype, device=device, generator=generator)
-    parts = [torch.rand((c, *shape[1:]), dtype=dtype, device=device, generator=g)
-             for g, c in zip(generator, _row_counts(rows, generator)) if c]
-    return torch.cat(parts) if parts else torch.empty(shape, dtype=dtype, device=device)
-
-
-def multinomial_rows(probs: torch.Tensor, num_samples: int, rows: torch.Tensor | None, generator: Generators,
-                     replacement: bool = False) -> torch.Tensor:
-    """torch.multinomial over probs [N, V] whose rows belong to batch rows `rows` [N] (ascending); per-row
-    generators draw their rows' block. -> [N, num_samples]"""
-    if not per_row(generator):
-        return torch.multinomial(probs, num_samples, replacement=replacement, generator=generator)
-    counts = _row_counts(rows, generator)
-    parts = [torch.multinomial(p, num_samples, replacement=replacement, generator=g)
-             for p, g, c in zip(probs.split(counts), generator, counts) if c]
-    return torch.cat(parts) if parts else probs.new_empty((0, num_samples), dtype=torch.long)
 
 
 def random_scores(p: torch.Tensor, generator: Generators, att: torch.Tensor | None) -> torch.Tensor:
@@ -347,12 +297,6 @@ def _options(model, mask_id, eos_id, **kw) -> tuple[ModelAdapter, StepOptions]:
     return adapter, StepOptions(mask_id=mask_id, eos_id=eos_id, **kw)
 
 
-def _check_padding(ids: torch.Tensor, attention_mask: torch.Tensor | None, mask_id: int) -> None:
-    if attention_mask is not None and bool((ids[attention_mask == 0] == mask_id).any()):
-        raise ValueError(f"padding uses the mask token id {mask_id}: set the tokenizer's pad token to another id "
-                         "(e.g. EOS) so padded positions are not denoised")
-
-
 def _state(x: torch.Tensor, att: torch.Tensor | None, conf: torch.Tensor, trajectory: bool) -> _State:
     return _State(x, att, conf, row_nfe=torch.zeros(x.shape[0], dtype=torch.long, device=x.device),
                   trajectory=[] if trajectory else None, predictions=[] if trajectory else None)
@@ -422,7 +366,7 @@ def infill(model, sequence: torch.Tensor, positions: torch.Tensor, steps: int, t
 
 
 def _dream_generate(*args, **kwargs) -> GenerationOutput:
-    # Imported on use: sampler_dream builds on this module.
+    # Imported on use: Dream's sampler loads only when a caller picks it.
     from inference.sampler_dream import diffusion_generate
 
     return diffusion_generate(*args, **kwargs)

@@ -27,15 +27,9 @@ import torch
 import torch.nn.functional as F
 
 from inference.adapters import get_adapter, token_logits
-from inference.sampler import (
-    GenerationOutput,
-    Generators,
-    _check_padding,
-    check_generators,
-    multinomial_rows,
-    per_row,
-    uniform_rows,
-)
+from inference.generators import Generators, check_generators, multinomial_rows, per_row, uniform_rows
+from inference.sampler_output import GenerationOutput
+from inference.sampler_output import check_padding as _check_padding
 
 
 def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:

@@ -120,12 +120,12 @@ def estimate_logps(logits_fn: LogitsFn, prompt_ids: torch.Tensor, completion_ids
 
 @dataclass
 class EstimatorConfig:
-    name: str = "coupled"  # coupled | d1 | independent
+    name: str = "coupled"  # per-token log-prob estimator: coupled (DiffuCoder) | d1 | independent
     passes: int = 3  # coupled: 2 (complementary pair) or 3 (+ fully masked, the reference formula); independent: K
-    weighted: bool = True  # coupled: 1/t and 1/(1-t) weights
-    t_min: float = 0.2
-    t_max: float = 0.8
-    p_mask_prompt: float = 0.15  # d1
+    weighted: bool = True  # coupled: weight pass scores by 1/t and 1/(1-t)
+    t_min: float = 0.2  # coupled / independent: masking rate t ~ U(t_min, t_max)
+    t_max: float = 0.8  # upper end of the masking rate
+    p_mask_prompt: float = 0.15  # d1: rate at which prompt tokens are masked
 
 
 DRAWS = {

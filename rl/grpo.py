@@ -44,29 +44,30 @@ from train.run import finish_run, start_run
 
 @dataclass
 class Config(RunSettings):
-    output_dir: str = "runs/grpo"
-    run_name: str = "grpo"
-    save_every: int = 50  # 0 = only the final checkpoint
-    data: RLDataConfig = field(default_factory=RLDataConfig)
-    rewards: RewardConfig = field(default_factory=RewardConfig)
-    estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
-    chat_template: bool = False
-    prompts_per_rank: int = 2
-    num_generations: int = 10  # G
-    num_iterations: int = 2  # mu
-    beta: float = 0.01
-    epsilon: float = 0.5
-    epsilon_high: float | None = None  # None: = epsilon
+    output_dir: str = "runs/grpo"  # checkpoints, metrics.jsonl, config.yaml and the export (OUTPUT/final)
+    run_name: str = "grpo"  # wandb run name
+    save_every: int = 50  # steps between resumable checkpoints; 0 = only the final one
+    grad_accum: int = 1  # derived: prompts_per_rank * num_generations / micro_batch_size (a given value is replaced)
+    data: RLDataConfig = field(default_factory=RLDataConfig)  # the RL prompts and their tests
+    rewards: RewardConfig = field(default_factory=RewardConfig)  # reward functions, weights, sandbox limits
+    estimator: EstimatorConfig = field(default_factory=EstimatorConfig)  # the per-token log-prob estimator
+    chat_template: bool = False  # wrap prompts in the tokenizer's chat template (instruct models)
+    prompts_per_rank: int = 2  # prompts per step and rank
+    num_generations: int = 10  # G: completions per prompt (the group of the advantages)
+    num_iterations: int = 2  # mu: optimizer steps on the same rollouts
+    beta: float = 0.01  # KL penalty weight against the reference (the base with the adapter off; needs LoRA)
+    epsilon: float = 0.5  # PPO clip: the ratio is clipped to [1 - epsilon, 1 + epsilon_high]
+    epsilon_high: float | None = None  # upper clip; None: = epsilon
     advantage: str = "leave_one_out"  # leave_one_out | group | batch | none  (TRL scale_rewards)
-    max_completion_length: int = 256
-    diffusion_steps: int = 256
+    max_completion_length: int = 256  # completion tokens per rollout
+    diffusion_steps: int = 256  # sampler steps per rollout
     block_length: int = 32  # sampler llada: semi-autoregressive block
     sampler: str = "llada"  # llada (semi-AR blocks) | dream (Dream's diffusion_generate: one canvas, alg schedule)
     alg: str = "entropy"  # sampler dream: origin | maskgit_plus | topk_margin | entropy
-    temperature: float = 1.0
+    temperature: float = 1.0  # rollout sampling temperature
     rollout: RolloutConfig = field(default_factory=RolloutConfig)  # fast sampler modes (threshold, prefix cache)
     rollout_batch_size: int | None = None  # rollouts per sampler batch (memory cap); None: all of a rank's at once
-    max_steps: int = 256
+    max_steps: int = 256  # RL steps (each: rollouts, then num_iterations optimizer steps)
     probe: ProbeConfig = field(default_factory=ProbeConfig)  # held-out prompts scored every N steps (rl/probe.py)
 
 

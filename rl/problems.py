@@ -19,14 +19,14 @@ from data.usage import UsageError
 @dataclass
 class RLDataConfig:
     name: str = "tiny"  # tiny | minicode | path/to/problems.jsonl | a Hub dataset name
-    split: str = "train"  # minicode: rl (the split kept for RL prompts)
-    prompt_column: str = "prompt"  # AceCode-89K: question
-    tests_column: str = "tests"  # AceCode-89K: test_cases
-    prompt_template: str = "{prompt}"
+    split: str = "train"  # dataset split; minicode: rl (the split kept for RL prompts)
+    prompt_column: str = "prompt"  # column holding the prompt (AceCode-89K: question)
+    tests_column: str = "tests"  # column holding the assert tests (AceCode-89K: test_cases)
+    prompt_template: str = "{prompt}"  # the policy's prompt, formatted with {prompt}
     code_prefix: bool = True  # the prompt is code the completion continues (body format): prepend it to the program
-    show_tests_in_prompt: bool = False
-    max_problems: int | None = None
-    seed: int = 0  # minicode: generator seed (max_problems rows, default 2000)
+    show_tests_in_prompt: bool = False  # append the tests to the prompt as comments (hidden by default)
+    max_problems: int | None = None  # keep the first N problems with tests (None: all; minicode: 2000)
+    seed: int = 0  # minicode: the problem generator's seed (other sources: unused)
 
 
 def minicode_assert_rows(split: str, num: int, seed: int) -> list[dict]:

@@ -21,12 +21,13 @@ _FENCE = re.compile(r"```python[ \t]*\n(.*?)```", re.DOTALL)
 
 @dataclass
 class RewardConfig:
-    funcs: list[str] = field(default_factory=lambda: ["code", "format"])
-    weights: list[float] = field(default_factory=lambda: [2.0, 0.5])  # DiffuCoder: code 2.0, format 0.5
-    completion_format: str = "fenced"  # fenced | body
-    timeout_per_test: float = 5.0
-    timeout_per_program: float = 30.0
-    workers: int = 2
+    funcs: list[str] = field(default_factory=lambda: ["code", "format"])  # reward functions: code | format
+    # one weight per reward function (DiffuCoder: code 2.0, format 0.5)
+    weights: list[float] = field(default_factory=lambda: [2.0, 0.5])
+    completion_format: str = "fenced"  # fenced (one ```python block) | body (continues the prompt's code)
+    timeout_per_test: float = 5.0  # seconds one test may run in the sandbox
+    timeout_per_program: float = 30.0  # seconds all tests of one completion may run
+    workers: int = 2  # sandbox processes running completions in parallel
 
 
 def _parses(code: str) -> bool:

@@ -1,64 +1,6 @@
 #!/usr/bin/env bash
-# minicode, the main job: a small diffusion model learns to write Python on this CPU, through the framework's own
-# entry points. `bash scripts/minicode.sh [RUN_DIR]` (default runs/minicode; ~25 minutes on 2 cores, SFT 18 of them):
-#   1. the small model (random LLaDA architecture, digit-splitting BPE that has seen minicode) + 200 fresh eval problems
-#   2. SFT from scratch (full fine-tune) on minicode `train` under deepspeed, 2 ranks
-#   3. repair.evaluate on `eval`: no-repair and trace-guided pass@1 on held-out tests, in the real sandbox
-#   4. coupled-GRPO from the SFT model on `rl` prompts (2 ranks), then pass@1 of the RL model
-#   5. repair-pair synthesis from the SFT model's trajectories
-#   6. the fast sampler modes (Fast-dLLM threshold, + prefix cache): pass@1 and tokens/s
-# Every stage is resumable: a rerun skips what is done. Writes RUN_DIR/summary.json (and prints it).
-# `bash scripts/minicode.sh --full [RUN_DIR]` (default runs/minicode-full; ~2 hours) runs the papers in miniature:
-# see scripts/minicode_full.sh and RUN_DIR/report.md.
+# minicode, the main job, as users start it (README): `bash scripts/minicode.sh [RUN_DIR]` (~25 minutes on 2 cores),
+# `bash scripts/minicode.sh --full [RUN_DIR]` (the papers in miniature, ~2.6 hours). The recipe itself (its stages,
+# their settings and the report) lives in its own room, minicode/: main.sh, full.sh, lib.sh, report.py.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-if [ "${1:-}" = "--full" ]; then shift; exec bash scripts/minicode_full.sh "$@"; fi
-RUN=${1:-runs/minicode}
-NGPU=${NGPU:-2}
-EVAL_SEED=${EVAL_SEED:-1}
-export WANDB_MODE=${WANDB_MODE:-offline} TOKENIZERS_PARALLELISM=false DS_ACCELERATOR=${DS_ACCELERATOR:-cpu}
-. scripts/minicode_lib.sh
-mkdir -p "$RUN"
-
-build() {
-  python scripts/make_tiny_model.py --preset small --out "$RUN/model"
-  python -m data.minicode --split eval --num "$EVAL_NUM" --seed "$EVAL_SEED" --out "$RUN/eval.jsonl"
-  python -m data.minicode --split rl --num 64 --seed 0 --asserts --out "$RUN/rl_prompts.jsonl"
-}
-sft() {
-  "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml \
-    model="$RUN/model" output_dir="$RUN/sft" "${SFT_ARGS[@]}"
-}
-evaluate() {
-  python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" --strategies no-repair,trace-guided --out "$RUN/eval"
-}
-rl() {
-  "${DEEPSPEED[@]}" rl/grpo.py --config configs/rl/minicode.yaml \
-    model="$SFT" output_dir="$RUN/rl" "${RL_ARGS[@]}"
-  # the RL model with the threshold sampler (a fifth of plain decoding's time); stage 6 gives the SFT model's figure
-  # with the same sampler, the pair to compare (--full evaluates its RL models with the plain sampler)
-  python -m repair.evaluate --model "$RUN/rl/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair --threshold 0.9 \
-    --out "$RUN/eval-rl"
-}
-synthesize() {
-  python -m repair.synthesize --model "$SFT" --prompts "$RUN/rl_prompts.jsonl" --out "$RUN/pairs.jsonl" \
-    --num-samples 64 --gen-length "$GEN" --steps "$GEN" --block-length "$GEN" --temperature 1.0 \
-    --require-fixed-parses --check-tests
-}
-fast() {
-  python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" --strategies no-repair --threshold 0.9 \
-    --out "$RUN/eval-threshold"
-  python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" --strategies no-repair --threshold 0.9 \
-    --prefix-cache --out "$RUN/eval-threshold-cache"
-}
-SFT="$RUN/sft/final/merged"
-
-stage model "1/6 small model, 200 fresh eval problems (seed $EVAL_SEED), RL prompts" build
-stage sft "2/6 SFT from scratch on minicode train ($NGPU ranks, full fine-tune)" sft
-stage eval "3/6 repair.evaluate: no-repair and trace-guided on the eval problems" evaluate
-stage rl "4/6 coupled-GRPO from the SFT model ($NGPU ranks) and its pass@1" rl
-stage synth "5/6 repair-pair synthesis from the SFT model's trajectories" synthesize
-stage fast "6/6 fast sampler modes (threshold, + prefix cache) on the SFT model" fast
-
-python -m repair.minicode_report summary "$RUN" --sft-model "$SFT" --rl-model "$RUN/rl/final/merged" \
-  --evaluate-args "${EVAL_ARGS[@]}"
+exec bash "$(dirname "$0")/../minicode/main.sh" "$@"

@@ -45,3 +45,48 @@ def test_execution_core_imports_no_torch():
             "print(bad)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+PACKAGES = ("data", "corruption", "inference", "train", "rl", "repair", "minicode")
+
+
+def test_no_job_imports_the_minicode_recipe():
+    """minicode/ is the room above the jobs: it drives them, none of them reaches up to it."""
+    for package in PACKAGES[:-1]:
+        assert offenders(package, {"minicode"}) == {}, package
+
+
+def module_imports() -> dict[str, set[str]]:
+    """Each project module -> the project modules it imports (lazy imports included; a package means its
+    __init__)."""
+    paths = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
+    graph = {}
+    for name, path in paths.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        graph[name] = {t for t in targets if t in paths and t != name and not name.startswith(f"{t}.")}
+    return graph
+
+
+def test_no_import_circles():
+    """ARCHITECTURE.md: when two modules need each other, the shared piece moves down."""
+    graph = module_imports()
+    seen, cycles = set(), []
+
+    def walk(module: str, path: list[str]) -> None:
+        for target in sorted(graph[module]):
+            if target in path:
+                cycles.append(path[path.index(target):] + [target])
+            elif target not in seen:
+                walk(target, path + [target])
+        seen.add(module)
+
+    for module in sorted(graph):
+        if module not in seen:
+            walk(module, [module])
+    assert cycles == [], cycles

@@ -2,6 +2,8 @@
 
 Built on OmegaConf structured configs, so types are checked and unknown keys are errors (struct mode). The launcher
 argument `--local_rank=N` that deepspeed appends is accepted and ignored (LOCAL_RANK is in the environment).
+`--help` / `-h` prints every key with its type, default and meaning, generated from the dataclasses
+(train/config_help.py), and exits 0.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
 from data.usage import UsageError, run_cli
+from train.config_help import help_requested, print_help_and_exit
 
 T = TypeVar("T")
 
@@ -78,13 +81,17 @@ def parse_args(argv: list[str]) -> tuple[str | None, list[str]]:
         elif "=" in arg and not arg.startswith("-"):
             overrides.append(arg)
         else:
-            raise ConfigError(f"unexpected argument {arg!r}: use --config FILE and key=value overrides")
+            raise ConfigError(f"unexpected argument {arg!r}: use --config FILE and key=value overrides "
+                              "(--help lists the keys)")
     return config_path, overrides
 
 
 def load_config(cls: type[T], argv: list[str] | None = None) -> T:
-    """Resolve `cls` defaults <- YAML <- overrides into a `cls` instance."""
-    config_path, overrides = parse_args(sys.argv[1:] if argv is None else argv)
+    """Resolve `cls` defaults <- YAML <- overrides into a `cls` instance (--help: print the keys, exit)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if help_requested(argv):
+        print_help_and_exit(cls)
+    config_path, overrides = parse_args(argv)
     cfg = OmegaConf.structured(cls)
     OmegaConf.set_struct(cfg, True)
     if config_path:

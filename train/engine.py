@@ -26,38 +26,38 @@ from train.config import ConfigError
 
 @dataclass
 class LoraSettings:
-    enabled: bool = True
-    r: int = 64
-    alpha: int = 128
-    dropout: float = 0.1
-    target_modules: str | None = None  # None: the model adapter's 7 block linears (never the LM head)
+    enabled: bool = True  # train a LoRA adapter (false: full fine-tune of every weight)
+    r: int = 64  # LoRA rank
+    alpha: int = 128  # LoRA scaling numerator (the update is scaled by alpha / r)
+    dropout: float = 0.1  # dropout on the LoRA branch's input
+    target_modules: str | None = None  # modules to adapt; None: the adapter's 7 block linears (no LM head)
 
 
 @dataclass
 class OptimSettings:
-    lr: float = 5e-5
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.1
-    min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio
-    max_grad_norm: float = 1.0
+    lr: float = 5e-5  # peak learning rate (AdamW), reached after warmup
+    betas: tuple[float, float] = (0.9, 0.999)  # AdamW betas
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    warmup_ratio: float = 0.1  # fraction of the steps with linear warmup from 0 to lr
+    min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio at the last step
+    max_grad_norm: float = 1.0  # gradient clipping (DeepSpeed gradient_clipping)
 
 
 @dataclass
 class EngineSettings:
     model: str = "runs/tiny-model"  # local directory or Hub name (e.g. GSAI-ML/LLaDA-8B-Instruct)
-    trust_remote_code: bool = False
+    trust_remote_code: bool = False  # let transformers run the model repository's own Python code
     init_adapter: str | None = None  # a peft adapter dir (e.g. an SFT export) merged into the base before training
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    optim: OptimSettings = field(default_factory=OptimSettings)
-    micro_batch_size: int = 1
-    grad_accum: int = 1
-    bf16: str = "auto"  # "auto": bf16 when CUDA supports it; "true" / "false" force it
+    lora: LoraSettings = field(default_factory=LoraSettings)  # the LoRA adapter trained on the base
+    optim: OptimSettings = field(default_factory=OptimSettings)  # AdamW and its cosine schedule with warmup
+    micro_batch_size: int = 1  # rows per forward pass and rank
+    grad_accum: int = 1  # micro-batches per optimizer step (global batch = micro x accum x ranks)
+    bf16: str = "auto"  # DeepSpeed bf16 weights: "auto" (when CUDA supports it) | "true" | "false"
     # "bf16": torch.autocast around the forward with fp32 weights and optimizer (DeepSpeed torch_autocast); on CPUs
     # with AVX512-BF16 the matmuls run ~1.9x faster (measured on this 2-core EPYC). "none": plain fp32 / the bf16 flag.
-    autocast: str = "none"
-    gradient_checkpointing: bool = True
-    zero_stage: int = 2
+    autocast: str = "none"  # "none" | "bf16": autocast the forward in bf16, fp32 weights and optimizer
+    gradient_checkpointing: bool = True  # recompute activations in the backward: less memory, more compute
+    zero_stage: int = 2  # DeepSpeed ZeRO stage (2: optimizer state and gradients sharded over ranks)
     deepspeed_config: str | None = None  # optional JSON file; its "auto" values are filled from the fields above
 
 
@@ -65,18 +65,18 @@ class EngineSettings:
 class RunSettings(EngineSettings):
     """What every training run shares beyond the engine: where it writes, how often it logs and saves."""
 
-    output_dir: str = "runs/run"
-    seed: int = 0
-    log_every: int = 1
+    output_dir: str = "runs/run"  # checkpoints, metrics.jsonl, config.yaml, the final export (OUTPUT/final)
+    seed: int = 0  # seeds data order, masks and sampling (with the rank and step)
+    log_every: int = 1  # steps between rows of metrics.jsonl (and wandb)
     save_every: int = 100  # steps between resumable checkpoints; 0 = only the final one
-    keep_last: int = 2
-    export_merged: bool = False
+    keep_last: int = 2  # resumable checkpoints kept (older ones are deleted)
+    export_merged: bool = False  # also export LoRA merged into the base (OUTPUT/final/merged)
     # The last step's DeepSpeed state (optimizer moments: 2x the trainable weights) for continuing training later;
     # false writes only the Hugging Face export (a full fine-tune of the small minicode model: 160 MB less).
-    save_final_state: bool = True
-    use_wandb: bool = True
-    wandb_project: str = "diffucode"
-    run_name: str = "run"
+    save_final_state: bool = True  # keep the last step's resumable DeepSpeed state beside the export
+    use_wandb: bool = True  # log to Weights & Biases as well (WANDB_MODE=offline / disabled are honoured)
+    wandb_project: str = "diffucode"  # wandb project name
+    run_name: str = "run"  # wandb run name
 
 
 def use_bf16(setting: str) -> bool:

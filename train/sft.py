@@ -8,9 +8,10 @@ LLaDA) or by the maskable tokens of the global batch ("token"). Deviations from 
 - with the AST maskers, p is the sample's actual masking rate N/L (TreeDiff does not say how it weights its loss);
 - the EOS right-padding of LLaDA is per micro-batch (pad to the longest row), not to a fixed length; so the number
   of padded EOS targets a row gets depends on its batch-mates, and `group_by_length=true` (less padding, off in the
-  LLaDA recipes) leaves most rows with their own EOS only (`min_eos` sets a floor; README, "Length grouping");
-  `eos_canvas=N` instead pads every row to its own canvas, uniform in [its answer's length, N] and fixed by the seed,
-  so grouped batches keep EOS runs of every length up to N (the minicode recipe: N = the generation length).
+  LLaDA recipes) leaves most rows with their own EOS only (`min_eos` sets a floor; docs/sft.md, "Length
+  grouping"); `eos_canvas=N` instead pads every row to its own canvas, uniform in [its answer's length, N] and
+  fixed by the seed, so grouped batches keep EOS runs of every length up to N (the minicode recipe: N = the
+  generation length).
 Resume is automatic: if output_dir holds a checkpoint, training continues from it (same step count, data order, RNG).
 """
 
@@ -41,28 +42,28 @@ from train.sft_data import SampleOrder, load_sft_rows, row_lengths, row_prompt_l
 
 @dataclass
 class Config(RunSettings):
-    output_dir: str = "runs/sft"
-    run_name: str = "sft"
-    data: SourceConfig = field(default_factory=SourceConfig)
-    max_length: int = 512
+    output_dir: str = "runs/sft"  # checkpoints, metrics, config.yaml, data_cache, the export (OUTPUT/final)
+    run_name: str = "sft"  # wandb run name
+    data: SourceConfig = field(default_factory=SourceConfig)  # where the training examples come from
+    max_length: int = 512  # tokens of prompt + completion; longer examples are skipped and counted
     chat_template: bool = False  # wrap prompts in the tokenizer's chat template (instruct models)
     pad_with_eos: bool = True  # LLaDA: right-pad with EOS that is attended, maskable and supervised
-    # Length-grouped sampling (README, "Length grouping"): micro-batches of rows of similar length, less padding.
-    # With pad_with_eos it also removes most padded EOS targets, so the LLaDA recipes keep it off.
-    group_by_length: bool = False
+    # Length-grouped sampling (docs/sft.md, "Length grouping"): micro-batches of rows of similar length, less
+    # padding. With pad_with_eos it also removes most padded EOS targets, so the LLaDA recipes keep it off.
+    group_by_length: bool = False  # micro-batches of rows of similar length (less padding, fewer padded EOS)
     group_bucket_batches: int = 64  # a length bucket holds this many micro-batches (sorted within, longest first)
     min_eos: int = 0  # with pad_with_eos: at least this many supervised EOS per row (own EOS + extra padding)
     # with pad_with_eos: each row's answer is EOS-padded to a canvas of C tokens, C uniform in [own answer length,
     # eos_canvas] and fixed per row by the seed, in place of the batch's longest row (0: off). Every row keeps
     # supervised EOS runs of all lengths up to the canvas (evaluation's generation length: set it to that), and
-    # with group_by_length the padding between rows goes (README, "Length grouping").
-    eos_canvas: int = 0
-    masker: str = "ast"  # a key of corruption.maskers.MASKERS: uniform | ast | ast-span | ...
-    schedule: str = "linear"  # linear (LLaDA) | curriculum (TreeDiff)
-    tiers: dict[str, float] = field(default_factory=dict)  # tier weight overrides, e.g. {control: 0.7}
-    normalize: str = "answer_length"  # answer_length (LLaDA SFT) | token
-    epochs: int = 1
-    max_steps: int = -1  # > 0 overrides epochs
+    # with group_by_length the padding between rows goes (docs/sft.md, "Length grouping").
+    eos_canvas: int = 0  # EOS-pad each answer to its own random canvas of up to N tokens (0: off)
+    masker: str = "ast"  # the forward process (corruption.maskers.MASKERS): uniform | ast | ast-span | ...
+    schedule: str = "linear"  # masking-rate schedule: linear (LLaDA) | curriculum (TreeDiff)
+    tiers: dict[str, float] = field(default_factory=dict)  # AST tier weight overrides, e.g. {control: 0.7}
+    normalize: str = "answer_length"  # loss normaliser: answer_length (LLaDA SFT) | token (maskable tokens)
+    epochs: int = 1  # passes over the data (when max_steps <= 0)
+    max_steps: int = -1  # optimizer steps; > 0 overrides epochs
 
 
 LOSS_FNS = {

@@ -67,7 +67,7 @@ def test_treediff_and_uniform_recipes_differ_only_in_the_masker():
 
 
 def test_an_override_yaml_cannot_read_is_taken_as_the_literal_string():
-    # a repair prompt template on the command line (scripts/minicode_full.sh): newlines and backticks are not YAML
+    # a repair prompt template on the command line (minicode/full.sh): newlines and backticks are not YAML
     template = "Fix the bugs:\n```python\n{broken}\n```\nFixed code:\n"
     cfg = load_config(Cfg, [f"output_dir={template}", "lora.r=4"])
     assert cfg.output_dir == template and cfg.lora.r == 4

@@ -1,6 +1,6 @@
 """The full minicode report (scripts/minicode.sh --full): each paper's table in miniature beside the paper's numbers.
 
-Reads what the entry points wrote under RUN_DIR (see scripts/minicode_full.sh for the layout); runs no model.
+Reads what the entry points wrote under RUN_DIR (see minicode/full.sh for the layout); runs no model.
 Every number is as measured; the paper columns are the papers' own (other models, other benchmarks), for orientation.
 """
 
@@ -10,7 +10,7 @@ import json
 import math
 from pathlib import Path
 
-from repair.minicode_report import (
+from minicode.figures import (
     MAIN_STAGES,
     eval_figures,
     read_json,
@@ -18,8 +18,8 @@ from repair.minicode_report import (
     rl_figures,
     sft_figures,
     stage_seconds,
-    summary,
 )
+from minicode.summary import summary
 
 # TreeDiff (seed 002), LLaDA-8B-Instruct at T=512: HE+ / MBPP+ pass@1 %
 TREEDIFF_PAPER = {"uniform": "32.3 / 32.8", "ast": "36.6 / 33.3", "ast-span": "? / 31.5 (MBPP 39.7 vs 41.5 random)"}

@@ -1,4 +1,4 @@
-# Shared by scripts/minicode.sh and scripts/minicode_full.sh (sourced, not run).
+# Shared by minicode/main.sh and minicode/full.sh (sourced, not run).
 # stage NAME TITLE FUNCTION: runs FUNCTION once; its wall seconds go to $RUN/stages/NAME (the done marker, so a
 # rerun skips the stage; delete the file to redo it). The entry points resume on their own within a stage.
 # Overrides for a quick check of the wiring (e.g. SFT_ARGS="max_steps=30" RL_ARGS="max_steps=2" EVAL_NUM=16): extra

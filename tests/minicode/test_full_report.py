@@ -1,10 +1,10 @@
-"""repair.minicode_full: the full-recipe table from what the SFT and repair.evaluate entry points write."""
+"""minicode.full_report: the full-recipe table from what the SFT and repair.evaluate entry points write."""
 
 from __future__ import annotations
 
 import json
 
-from repair.minicode_full import binomial_halfwidth, full_recipe_table
+from minicode.full_report import binomial_halfwidth, full_recipe_table
 
 
 def _strategy(pass1: float, nfe: float) -> dict:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The papers in miniature on minicode: `bash scripts/minicode.sh --full [RUN_DIR]` (default runs/minicode-full;
 # ~2.6 hours on 2 cores: ~2 h measured 2026-12-04, + ~35 min for the full recipe). Runs the main job
-# (scripts/minicode.sh) into RUN_DIR, then:
+# (minicode/main.sh) into RUN_DIR, then:
 #   TreeDiff   SFT with masker=ast and masker=ast-span at the main job's steps, data order, seed and curriculum
 #              schedule (the main job's SFT is the uniform row); no-repair pass@1 of each on the eval problems
 #   Trace      repair.evaluate on the uniform model: no-repair, global-low-confidence, best-of-2, trace-guided and
@@ -12,16 +12,16 @@
 #              then noise-and-resume repair of held-out broken programs (eval problems) with each model
 #   Fast-dLLM  plain vs threshold vs threshold + prefix cache (from the main job)
 #   Full       the full recipe: the main job's SFT config for FULL_STEPS (default 4,000) steps, cosine to 0 over all
-#              of them (the main job's budget ends soon after copying switches on: README), no-repair and trace-guided
-# and writes RUN_DIR/report.md with the figures (python -m repair.minicode_report full RUN_DIR).
+#              of them (the main job's budget ends soon after copying switches on: docs/results.md), no-repair and trace-guided
+# and writes RUN_DIR/report.md with the figures (python -m minicode.report full RUN_DIR).
 # Every stage is resumable like the main job's. No setting here was chosen by looking at a result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${1:-runs/minicode-full}
 NGPU=${NGPU:-2}
 export WANDB_MODE=${WANDB_MODE:-offline} TOKENIZERS_PARALLELISM=false DS_ACCELERATOR=${DS_ACCELERATOR:-cpu}
-bash scripts/minicode.sh "$RUN"
-. scripts/minicode_lib.sh
+bash minicode/main.sh "$RUN"
+. minicode/lib.sh
 SFT="$RUN/sft/final/merged"
 FULL_STEPS=${FULL_STEPS:-4000}  # the full recipe's SFT steps
 CF_TRAIN=${CF_TRAIN:-400} CF_TEST=${CF_TEST:-60}  # CodeFusion: prompts for training pairs / held-out broken programs
@@ -96,4 +96,4 @@ stage trace "Trace-guided: all strategies and ablations on the uniform SFT model
 stage estimators "DiffuCoder: coupled vs independent vs d1 GRPO" estimators
 stage codefusion "CodeFusion: repair SFT on diffusion vs rule-based pairs, noise-and-resume repair" codefusion
 stage full "Full recipe: SFT for $FULL_STEPS steps, no-repair and trace-guided pass@1" full_recipe
-python -m repair.minicode_report full "$RUN"
+python -m minicode.report full "$RUN"

@@ -13,7 +13,7 @@ import pytest
 
 from train.config import load_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "WANDB_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false"}
 
 
@@ -69,7 +69,7 @@ def test_cli_problems_go_through_repair_evaluate_and_into_summary(minicode_sft, 
     os.symlink(minicode_sft, run / "sft")
     (run / "stages").mkdir()
     (run / "stages" / "sft").write_text("12\n")
-    proc = subprocess.run([sys.executable, "-m", "repair.minicode_report", "summary", str(run), "--sft-model",
+    proc = subprocess.run([sys.executable, "-m", "minicode.report", "summary", str(run), "--sft-model",
                            str(model), "--rl-model", str(run / "rl/final/merged"), "--evaluate-args", *args],
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
