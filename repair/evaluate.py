@@ -46,7 +46,8 @@ from data.usage import UsageError, check_options, note, number_list, run_cli
 from repair import ranks
 from repair.formats import PROMPT_FORMATS, EvalFormat, resolve_extract
 from repair.loop import Engine, LoopConfig, error_type, heldout_result, make_task
-from repair.report import load_runs, merge_parts, part_path, print_summary, write_report
+from repair.report import print_summary, write_report
+from repair.run_files import load_runs, merge_parts, part_path
 from repair.strategies import parse_strategies, run_strategy
 
 # Settings that change results: a rerun into the same --out must agree on them (strategies, seeds, limit may grow).

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ from scipy import stats
 from data.usage import UsageError, run_cli
 from repair.formats import describe as describe_format
 from repair.report_figures import figure2, figure3
+from repair.run_files import load_runs
 
 MAIN = ("no-repair", "global-low-confidence", "core-reimpl", "best-of-2", "trace-guided")
 ERROR_TYPES = ("syntax", "runtime", "assertion")
@@ -51,80 +51,6 @@ CORE_NOTE = ("core-reimpl is our re-implementation of CORE (code not public) fro
              "re-masked and denoised again within the same N steps, for every problem (NFE N + 8, the paper's 136 at "
              "N = 128). core-posthoc (Table 2) scores once after generation and infills with S = 8 (NFE N + 4 + 8). "
              "The paper's CORE row is the original method. Details: repair/core.py.")
-_RUN_FILE = re.compile(r"^(?P<strategy>.+)\.seed(?P<seed>-?\d+)\.jsonl$")
-
-
-# ---- reading ----
-def run_path(out: str | Path, strategy: str, seed: int) -> Path:
-    return Path(out) / "runs" / f"{strategy}.seed{seed}.jsonl"
-
-
-def read_rows(path: str | Path) -> list[dict]:
-    """Complete rows of one jsonl; a torn last line (crash mid-write) is ignored, a repeated task keeps the first."""
-    rows, seen = [], set()
-    text = Path(path).read_text() if Path(path).exists() else ""
-    for line in text.splitlines(keepends=True):
-        if not line.endswith("\n"):
-            break
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if row["task_id"] not in seen:
-            seen.add(row["task_id"])
-            rows.append(row)
-    return rows
-
-
-def part_path(out: str | Path, strategy: str, seed: int, rank: int) -> Path:
-    """Where one rank of a (possibly data-parallel) run appends its rows; rank 0 merges them at the end."""
-    return Path(out) / "runs" / "parts" / f"{strategy}.seed{seed}.rank{rank}.jsonl"
-
-
-def _run_files(out: str | Path) -> dict[tuple[str, int], list[Path]]:
-    """(strategy, seed) -> its merged file first, then the rank parts not merged yet."""
-    files: dict[tuple[str, int], list[Path]] = defaultdict(list)
-    runs = Path(out) / "runs"
-    for path in sorted(runs.glob("*.jsonl")) + sorted(runs.glob("parts/*.jsonl")):
-        m = _RUN_FILE.match(re.sub(r"\.rank\d+\.jsonl$", ".jsonl", path.name))
-        if m:
-            files[(m["strategy"], int(m["seed"]))].append(path)
-    return files
-
-
-def merged_rows(paths: list[Path]) -> list[dict]:
-    """Rows of several files of one (strategy, seed); a task present twice (a rerun racing a kill) keeps the first."""
-    rows, seen = [], set()
-    for path in paths:
-        for row in read_rows(path):
-            if row["task_id"] not in seen:
-                seen.add(row["task_id"])
-                rows.append(row)
-    return rows
-
-
-def load_runs(out: str | Path) -> dict[tuple[str, int], list[dict]]:
-    """Every (strategy, seed) -> its rows, merged over the run file and unmerged rank parts."""
-    return {key: merged_rows(paths) for key, paths in sorted(_run_files(out).items())}
-
-
-def merge_parts(out: str | Path, order: list[str]) -> None:
-    """Fold the rank parts into OUT/runs/<strategy>.seed<seed>.jsonl, rows in `order` (the problem list's order).
-
-    Written to a temporary file and renamed before the parts are removed: a crash at any point loses no row.
-    """
-    rank_of = {t: i for i, t in enumerate(order)}
-    for (strategy, seed), paths in _run_files(out).items():
-        rows = sorted(merged_rows(paths), key=lambda r: rank_of.get(r["task_id"], len(order)))
-        target = run_path(out, strategy, seed)
-        tmp = target.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        tmp.replace(target)
-        for path in paths:
-            if path != target:
-                path.unlink()
-
-
 # ---- statistics (pure) ----
 @dataclass(frozen=True)
 class McNemar:

@@ -29,9 +29,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from gpu_smoke_measure import SUMMARY, GpuMemory, nvidia, report  # noqa: E402  (scripts/, beside this file)
+
 GiB = 1024**3
 
 
@@ -77,32 +80,6 @@ CPU_CHECK = Scale(seq=160, sft_steps=2, lora_r=8, rl_steps=1, completion=16, dif
                   synth_gen=16, synth_steps=4, problems=1, eval_gen=16, eval_steps=4, workers=1,
                   eval_extra=("--repair-steps", "4", "--budget-k", "4", "--rounds", "1"),
                   engine=("bf16=false", "deepspeed_config=null"))
-
-
-class GpuMemory:
-    """nvidia-smi sampled every 0.5 s in the background; peak (GiB, max over GPUs) between two marks."""
-
-    def __init__(self, log: Path | None):
-        self.log, self.proc = log, None
-        if log is not None:
-            self.proc = subprocess.Popen(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits",
-                                          "-lms", "500"], stdout=log.open("w"), stderr=subprocess.DEVNULL)
-
-    def mark(self) -> int:
-        return len(self.log.read_text().split()) if self.log else 0
-
-    def peak(self, since: int) -> float | None:
-        values = [float(v) for v in self.log.read_text().split()[since:]] if self.log else []
-        return max(values) / 1024 if values else None
-
-    def close(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-
-
-def nvidia(query: str) -> str:
-    return subprocess.run(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader"], capture_output=True,
-                          text=True, check=True).stdout.splitlines()[0].strip()
 
 
 def free_port() -> str:
@@ -169,30 +146,6 @@ def yaml_value(path: str, dotted: str):
     from omegaconf import OmegaConf
 
     return OmegaConf.select(OmegaConf.load(REPO / path), dotted)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def median(values: list[float]) -> float:
-    s = sorted(values)
-    return (s[len(s) // 2] + s[(len(s) - 1) // 2]) / 2
-
-
-def gib_table(parts: dict[str, float]) -> str:
-    rows = [f"      {k:<44} {v / GiB:7.2f}" for k, v in parts.items()]
-    return "\n".join(rows + [f"      {'total':<44} {sum(parts.values()) / GiB:7.2f}"])
-
-
-def report(name: str, peak: float | None, estimate: dict, tokens_per_s: float, mfu: float | None, note: str) -> None:
-    measured = f"{peak:.1f} GiB" if peak is not None else "n/a (no GPU)"
-    print(f"  peak GPU memory {measured} | estimate {sum(estimate.values()) / GiB:.1f} GiB:\n{gib_table(estimate)}")
-    print(f"  tokens/s {tokens_per_s:,.0f} | MFU {f'{100 * mfu:.1f}%' if mfu is not None else 'n/a'} ({note})")
-    SUMMARY.append((name, peak, sum(estimate.values()) / GiB, tokens_per_s, mfu))
-
-
-SUMMARY: list[tuple] = []
 
 
 @dataclass
@@ -283,7 +236,7 @@ def stage_sft(ctx: Ctx) -> None:
 
 
 def read_metrics(out: Path) -> list[dict]:
-    return [r for r in read_jsonl(out / "metrics.jsonl") if "step" in r]
+    return [r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "step" in r]
 
 
 def stage_rl(ctx: Ctx) -> None:

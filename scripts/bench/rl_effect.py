@@ -39,7 +39,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from data.usage import UsageError, check_options, number_list, run_cli  # noqa: E402
-from repair.report import load_runs, mcnemar, pooled_discordant  # noqa: E402
+from repair.report import mcnemar, pooled_discordant  # noqa: E402
+from repair.run_files import load_runs  # noqa: E402
 from train.metrics import read_metrics  # noqa: E402
 
 STRATEGY = "no-repair"

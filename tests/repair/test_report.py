@@ -10,15 +10,13 @@ import pytest
 from repair.report import (
     discordant,
     edit_distances,
-    load_runs,
     localization_counts,
     mcnemar,
-    read_rows,
-    run_path,
     summarize,
     token_edit_distance,
     write_report,
 )
+from repair.run_files import load_runs, read_rows, run_path
 
 
 def _exact_two_sided(b: int, c: int) -> float:
