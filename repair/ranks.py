@@ -16,11 +16,15 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+_joined = False  # whether init() created the process group (close() leaves one it did not create alone)
+
 
 def init() -> tuple[int, int]:
     """(rank, world size); joins the process group when launched with more than one rank."""
+    global _joined
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
+        _joined = True
         cuda = torch.cuda.is_available()
         if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
@@ -53,8 +57,12 @@ def max_over_ranks(value: float) -> float:
 
 
 def close() -> None:
-    if dist.is_initialized():
+    """Leave the process group init() joined. A group the caller's process made (an in-process SFT or RL run before
+    an in-process evaluation) stays: destroyed under it, DeepSpeed's cached groups would name a dead group."""
+    global _joined
+    if _joined and dist.is_initialized():
         dist.destroy_process_group()
+    _joined = False
 
 
 def shard(items: list, rank: int, world: int) -> list:

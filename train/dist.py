@@ -14,6 +14,11 @@ def init_distributed() -> None:
     import deepspeed
 
     if dist.is_initialized():
+        # A second run in the same process (tests, notebooks) joins the existing group; DeepSpeed reads the rank from
+        # the environment, which the caller may have reset since the group was made.
+        os.environ.setdefault("RANK", str(dist.get_rank()))
+        os.environ.setdefault("WORLD_SIZE", str(dist.get_world_size()))
+        os.environ.setdefault("LOCAL_RANK", str(dist.get_rank() % max(1, torch.cuda.device_count() or 1)))
         return
     os.environ.setdefault("RANK", "0")
     os.environ.setdefault("LOCAL_RANK", "0")
