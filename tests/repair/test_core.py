@@ -11,26 +11,13 @@ import torch
 from data.problems import problem_from_row, split_tests
 from data.tiny_problems import TINY_PROBLEMS
 from repair import core
-from repair.execution import Limits, SandboxPool
-from repair.loop import Engine, LoopConfig, initial, make_task
+from repair.execution import Limits
+from repair.loop import LoopConfig, initial, make_task
 from repair.strategies import STRATEGIES, run_strategy
 
 LIMITS = Limits(timeout_per_test=2.0, timeout_per_problem=10.0, grace=0.5)
 # 4 blocks of 8 tokens, 4 steps each (2 commits per step); P = 4 passes, at 32 * j / 5 committed tokens
 CFG = LoopConfig(steps=16, gen_length=32, block_length=8, budget_k=8, core_passes=4)
-
-
-@pytest.fixture(scope="module")
-def pool():
-    with SandboxPool(1) as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_model_dir):
-    from inference.loading import load_model
-
-    return Engine.from_loaded(load_model(tiny_model_dir, device="cpu"))
 
 
 def task_of(engine, pool, i=0, seed=0):

@@ -17,7 +17,7 @@ import torch
 from data.problems import problem_from_row, split_tests
 from data.tiny_problems import TINY_PROBLEMS
 from data.tokenize import line_token_positions
-from repair.execution import Limits, ProblemResult, SandboxPool, TestResult
+from repair.execution import Limits, ProblemResult, TestResult
 from repair.loop import (
     Engine,
     LoopConfig,
@@ -33,19 +33,6 @@ REPO = Path(__file__).resolve().parents[2]
 LIMITS = Limits(timeout_per_test=2.0, timeout_per_problem=10.0, grace=0.5)
 CFG = LoopConfig(steps=8, gen_length=32, block_length=32, threshold=None, repair_steps=4, budget_k=64, rounds=1)
 MAIN_STRATEGIES = ",".join(MAIN)
-
-
-@pytest.fixture(scope="module")
-def pool():
-    with SandboxPool(1) as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_model_dir):
-    from inference.loading import load_model
-
-    return Engine.from_loaded(load_model(tiny_model_dir, device="cpu"))
 
 
 class Spy:

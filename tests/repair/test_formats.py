@@ -19,7 +19,7 @@ from data.problems import problem_from_row, split_tests
 from data.tiny_problems import TINY_PROBLEMS
 from data.tokenize import tokenize_example
 from data.usage import UsageError
-from repair.execution import Limits, SandboxPool
+from repair.execution import Limits
 from repair.formats import (
     INSTRUCTION_PREFIX,
     RESPONSE_PREFIX,
@@ -30,7 +30,7 @@ from repair.formats import (
     resolve_extract,
     strip_think,
 )
-from repair.loop import Engine, LoopConfig, generation_key, heldout_result, make_task, program_mask
+from repair.loop import LoopConfig, generation_key, heldout_result, make_task, program_mask
 from repair.strategies import run_strategy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,17 +121,6 @@ def test_sft_prompt_is_the_training_prompt_and_chat_is_evalplus(tiny_tokenizer):
 
 
 # ---- on the tiny model ----
-@pytest.fixture(scope="module")
-def pool():
-    with SandboxPool(1) as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_model_dir):
-    from inference.loading import load_model
-
-    return Engine.from_loaded(load_model(tiny_model_dir, device="cpu"))
 
 
 def forced(engine, fmt, completion, pool, conf=None):
