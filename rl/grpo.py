@@ -4,9 +4,10 @@ Launch:  deepspeed [--num_gpus N] rl/grpo.py --config configs/rl/tiny.yaml [key=
 
 Per step and rank: `prompts_per_rank` prompts x `num_generations` completions from the diffusion sampler (one batch, or
 batches of `rollout_batch_size`; one generator per rollout on the model's device) -> rewards
-(TRL contract, executed in the sandbox) -> group advantages -> one mask draw per rollout, stored -> reference
-log-probs (the base: LoRA adapter disabled, no second model copy) -> `num_iterations` optimizer steps on the same
-rollouts, each over all of them in micro-batches (grad_accum is derived: prompts_per_rank * G / micro_batch_size).
+(TRL contract, executed in the sandbox) -> group advantages -> mask draws (one reused by every inner iteration, or with
+`fresh_masks` one per iteration as in DiffuCoder's trainer) -> reference log-probs (the base: LoRA adapter disabled,
+no second model copy) -> `num_iterations` optimizer steps on the same rollouts, each over all of them in micro-batches
+(grad_accum is derived: prompts_per_rank * G / micro_batch_size).
 Deviations from the reference trainer, on purpose (see ../shared/specs/coupled-grpo.md): the padding attention mask
 is passed in every forward; masks are stored with the rollouts instead of reseeding the global RNG; old log-probs at
 the first iteration are the detached current ones, so rho = 1 exactly (also with LoRA dropout).
@@ -29,7 +30,7 @@ from data.usage import run_cli
 from inference.adapters import token_logits
 from inference.sampler import fit_block_schedule
 from rl.advantages import ADVANTAGES, frac_zero_std
-from rl.estimators import EstimatorConfig, estimate_logps
+from rl.estimators import EstimatorConfig, MaskDraw, estimate_logps
 from rl.loss import grpo_loss
 from rl.probe import ProbeConfig, check_probe, probe_due, run_probe, split_probe
 from rl.problems import RLDataConfig, load_rl_problems, reward_columns
@@ -38,7 +39,7 @@ from rl.rollout import Rollout, RolloutConfig, draw_rollout_masks, generate_roll
 from train import dist
 from train.checkpoint import save_checkpoint
 from train.config import ConfigError, load_config
-from train.engine import RunSettings, build_engine, check_engine_settings
+from train.engine import RunSettings, build_engine, check_engine_settings, grad_norm
 from train.run import finish_run, start_run
 
 
@@ -55,6 +56,7 @@ class Config(RunSettings):
     prompts_per_rank: int = 2  # prompts per step and rank
     num_generations: int = 10  # G: completions per prompt (the group of the advantages)
     num_iterations: int = 2  # mu: optimizer steps on the same rollouts
+    fresh_masks: bool = False  # a new mask draw per inner iteration (DiffuCoder's trainer); False: one draw reused
     beta: float = 0.01  # KL penalty weight against the reference (the base with the adapter off; needs LoRA)
     epsilon: float = 0.5  # PPO clip: the ratio is clipped to [1 - epsilon, 1 + epsilon_high]
     epsilon_high: float | None = None  # upper clip; None: = epsilon
@@ -105,48 +107,82 @@ def validate(cfg: Config) -> None:
     check_engine_settings(cfg)
 
 
-def _logps(engine, adapter, r: Rollout, rows: slice) -> torch.Tensor:
+def _logps(engine, adapter, r: Rollout, rows: slice, draw: MaskDraw) -> torch.Tensor:
     dev = engine.device
     return estimate_logps(lambda ids, att: token_logits(engine, ids, att, adapter), r.prompt_ids[rows].to(dev),
-                          r.completion_ids[rows].to(dev), r.attention_mask[rows].to(dev), r.draw.index(rows),
+                          r.completion_ids[rows].to(dev), r.attention_mask[rows].to(dev), draw.index(rows),
                           adapter.mask_token_id)
 
 
 @torch.no_grad()
-def reference_logps(cfg: Config, engine, adapter, r: Rollout) -> torch.Tensor | None:
+def scores_under(cfg: Config, engine, adapter, r: Rollout, draw: MaskDraw) -> list[torch.Tensor]:
+    """The current model's per-token scores of every micro-batch under `draw` (no gradient, kept on the device)."""
+    engine.module.eval()
+    return [_logps(engine, adapter, r, s, draw) for s in _micro_slices(cfg, len(r.prompts))]
+
+
+@torch.no_grad()
+def reference_logps(cfg: Config, engine, adapter, r: Rollout, draw: MaskDraw) -> list[torch.Tensor] | None:
     if cfg.beta == 0:
         return None
-    model = engine.module
-    model.eval()
-    with model.disable_adapter():  # kept on the model's device, where the optimization steps read them
-        out = [_logps(engine, adapter, r, s) for s in _micro_slices(cfg, len(r.prompts))]
-    return torch.cat(out)
+    with engine.module.disable_adapter():  # the reference: the base with the adapter off
+        return scores_under(cfg, engine, adapter, r, draw)
 
 
 def _micro_slices(cfg: Config, n: int) -> list[slice]:
     return [slice(i, i + cfg.micro_batch_size) for i in range(0, n, cfg.micro_batch_size)]
 
 
-def optimize(cfg: Config, engine, adapter, r: Rollout) -> dict:
-    """num_iterations optimizer steps over the rollouts; returns the averaged loss metrics."""
-    engine.module.train()
+def iteration_draws(cfg: Config, r: Rollout, step: int) -> list[MaskDraw]:
+    """The mask draw of each inner iteration: one stored draw reused (the default), or with `fresh_masks` a new draw
+    per iteration from the same per-step stream, as DiffuCoder's trainer does (a fresh t and mask each iteration)."""
+    gen = mask_generator(cfg, step)
+    first = draw_rollout_masks(cfg.estimator, r, gen)
+    if not cfg.fresh_masks:
+        return [first] * cfg.num_iterations
+    return [first] + [draw_rollout_masks(cfg.estimator, r, gen) for _ in range(cfg.num_iterations - 1)]
+
+
+def fixed_scores(cfg: Config, engine, adapter, r: Rollout, draws: list[MaskDraw]) -> dict:
+    """What the loss holds fixed, computed before any update: {"old": {k: per micro-batch scores}, "ref": {...}}
+    for each distinct draw k. Iteration 0's old scores are its own first forward (rho = 1: left None here); a later
+    iteration with a draw of its own gets them from a no-gradient pass now, under the rollout policy."""
+    distinct = [k for k, d in enumerate(draws) if all(d is not draws[j] for j in range(k))]
+    n = len(_micro_slices(cfg, len(r.prompts)))
+    return {"old": {k: scores_under(cfg, engine, adapter, r, draws[k]) if k else [None] * n for k in distinct},
+            "ref": {k: reference_logps(cfg, engine, adapter, r, draws[k]) for k in distinct}}
+
+
+def _draw_key(draws: list[MaskDraw], k: int) -> int:
+    return next(j for j in range(k + 1) if draws[j] is draws[k])  # the first iteration with this draw
+
+
+def optimize(cfg: Config, engine, adapter, r: Rollout, draws: list[MaskDraw], fixed: dict) -> dict:
+    """num_iterations optimizer steps over the rollouts, iteration k under draws[k]; returns the averaged metrics."""
     slices = _micro_slices(cfg, len(r.prompts))
-    old = [None] * len(slices)
+    engine.module.train()
     sums = {"loss": 0.0, "kl": 0.0, "clip_ratio/low_mean": 0.0, "clip_ratio/high_mean": 0.0, "clip_ratio/region_mean": 0.0}
-    for _ in range(cfg.num_iterations):
+    norms = []
+    for k, draw in enumerate(draws):
+        olds, ref = fixed["old"][_draw_key(draws, k)], fixed["ref"][_draw_key(draws, k)]
         for j, rows in enumerate(slices):
-            logps = _logps(engine, adapter, r, rows)  # [n, C]
-            if old[j] is None:
-                old[j] = logps.detach()  # rho = 1 at the first iteration
-            ref = None if r.ref_logps is None else r.ref_logps[rows].to(logps.device)
-            out = grpo_loss(logps, old[j], ref, r.advantages[rows].to(logps.device), r.completion_mask[rows].to(logps.device),
-                            cfg.epsilon, cfg.epsilon_high if cfg.epsilon_high is not None else cfg.epsilon, cfg.beta)
+            logps = _logps(engine, adapter, r, rows, draw)  # [n, C]
+            if olds[j] is None:
+                olds[j] = logps.detach()  # rho = 1 at the first iteration (the policy has not moved yet)
+            out = grpo_loss(logps, olds[j], None if ref is None else ref[j], r.advantages[rows].to(logps.device),
+                            r.completion_mask[rows].to(logps.device), cfg.epsilon,
+                            cfg.epsilon_high if cfg.epsilon_high is not None else cfg.epsilon, cfg.beta)
             engine.backward(out.loss)
+            boundary = engine.is_gradient_accumulation_boundary()  # this micro-batch's step() updates the weights
             engine.step()
+            if boundary:
+                norms.append(grad_norm(engine))
             for key, value in zip(sums, (out.loss, out.kl, out.clip_low, out.clip_high, out.clip_region)):
                 sums[key] += value.item()
     n = cfg.num_iterations * len(slices)
-    return {k: dist.all_reduce_mean(v / n) for k, v in sums.items()}
+    out = {k: dist.all_reduce_mean(v / n) for k, v in sums.items()}
+    norms = [x for x in norms if x is not None]  # before clipping: how hard max_grad_norm cuts
+    return out | ({"grad_norm": sum(norms) / len(norms)} if norms else {})
 
 
 def mask_generator(cfg: Config, step: int) -> torch.Generator:
@@ -175,10 +211,10 @@ def rl_step(cfg: Config, engine, tokenizer, adapter, problems: list[dict], step:
     marks.append(time.perf_counter())
     r.advantages = ADVANTAGES[cfg.advantage](r.rewards, cfg.num_generations)
     # noise on every completion position (loss up to the first EOS), from the masks' own per-step stream
-    r.draw = draw_rollout_masks(cfg.estimator, r, mask_generator(cfg, step))
-    r.ref_logps = reference_logps(cfg, engine, adapter, r)
+    draws = iteration_draws(cfg, r, step)
+    fixed = fixed_scores(cfg, engine, adapter, r, draws)
     marks.append(time.perf_counter())
-    metrics = optimize(cfg, engine, adapter, r)
+    metrics = optimize(cfg, engine, adapter, r, draws, fixed)
     marks.append(time.perf_counter())
     phases = ("generate", "reward", "reference", "optimize")
     group_std = r.rewards.view(-1, cfg.num_generations).std(1).mean().item()

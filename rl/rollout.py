@@ -40,9 +40,6 @@ class Rollout:
     completion_mask: torch.Tensor  # [N, C] bool: the loss's tokens, up to and including the first stop (TRL's mask)
     rewards: torch.Tensor | None = None  # [N]
     advantages: torch.Tensor | None = None  # [N]
-    draw: MaskDraw | None = None
-    old_logps: torch.Tensor | None = None  # [N, C]
-    ref_logps: torch.Tensor | None = None  # [N, C]
     nfe: int = 0  # sampler forward evaluations spent on these rollouts (summed over sampler batches)
 
 

@@ -222,6 +222,12 @@ def build_engine(s: EngineSettings, total_steps: int):
     return engine, tokenizer, adapter
 
 
+def grad_norm(engine) -> float | None:
+    """The global gradient norm of the last optimizer step, before clipping (None before the first step)."""
+    norm = engine.get_global_grad_norm()
+    return float(norm) if norm is not None else None
+
+
 def count_parameters(model) -> tuple[int, int]:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -34,7 +34,7 @@ from inference.loading import load_tokenizer
 from train import dist
 from train.checkpoint import save_checkpoint
 from train.config import ConfigError, load_config
-from train.engine import RunSettings, build_engine, check_engine_settings, count_parameters
+from train.engine import RunSettings, build_engine, check_engine_settings, count_parameters, grad_norm
 from train.loss import llada_loss, loss_parts, token_loss
 from train.run import finish_run, start_run
 from train.sft_data import SampleOrder, load_sft_rows, row_lengths, row_prompt_lengths
@@ -178,7 +178,7 @@ def main(cfg: Config) -> Path:
                              step, total_steps)
         step, position = step + 1, position + global_batch
         seconds = time.perf_counter() - t0
-        metrics.update(lr=engine.get_lr()[0], grad_norm=_grad_norm(engine), tokens_per_s=metrics["tokens"] / seconds,
+        metrics.update(lr=engine.get_lr()[0], grad_norm=grad_norm(engine), tokens_per_s=metrics["tokens"] / seconds,
                        epoch=position / len(rows))
         if step % cfg.log_every == 0 or step == total_steps:
             logger.log(metrics, step)
@@ -191,10 +191,6 @@ def main(cfg: Config) -> Path:
     dist.print0(f"done: {step} steps; export in {final}")
     return final
 
-
-def _grad_norm(engine) -> float | None:
-    norm = engine.get_global_grad_norm()
-    return float(norm) if norm is not None else None
 
 
 if __name__ == "__main__":

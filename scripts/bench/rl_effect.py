@@ -64,6 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--probe-every", type=int, default=5, help="probe.every of both launches")
     p.add_argument("--num-gpus", type=int, default=2, help="ranks of each launch (CPU ranks where there is no GPU)")
     p.add_argument("--master-port", type=int, default=29500)
+    p.add_argument("--no-control", action="store_true",
+                   help="skip the lr = 0 launch (a recipe search ranked on held-out pass@1 alone; no paired reward)")
     p.add_argument("overrides", nargs="*", help="key=value overrides of the recipe (both launches)")
     args = p.parse_args(argv)
     check_options(args, positive=("steps", "eval_num", "eval_batch_size", "eval_workers", "probe_every", "num_gpus"),
@@ -292,7 +294,7 @@ def main(argv: list[str] | None = None) -> dict:
     problems = eval_problems(args)
     gen_length = args.gen_length or cfg.max_completion_length
     settings = settings_of(args, cfg, problems, gen_length)
-    for name in ("rl", "control"):
+    for name in ("rl",) if args.no_control else ("rl", "control"):
         launch(args, name)
     before = evaluate(args, settings["before_model"], out / "eval_before", problems, gen_length)
     after = evaluate(args, settings["after_model"], out / "eval_after", problems, gen_length)

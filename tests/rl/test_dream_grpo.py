@@ -35,9 +35,9 @@ def test_estimators_apply_the_dream_shift_exactly_once(tiny_dream_dir, estimator
     prompt[0, :2] = model.config.pad_token_id
     cmask = torch.ones(N, C, dtype=torch.bool)
     draw = draw_masks(EstimatorConfig(name=estimator), cmask, P, g)
-    r = Rollout([""] * N, [""] * N, prompt, completion, att, cmask, draw=draw)
+    r = Rollout([""] * N, [""] * N, prompt, completion, att, cmask)
     with torch.no_grad():
-        got = grpo._logps(model, adapter, r, slice(None))  # [N, C]
+        got = grpo._logps(model, adapter, r, slice(None), draw)  # [N, C]
         ids = masked_inputs(prompt, completion, draw, adapter.mask_token_id)  # [K*N, P+C]
         raw = model(input_ids=ids, attention_mask=att.repeat(draw.completion_masks.shape[0], 1)).logits
     K = draw.completion_masks.shape[0]

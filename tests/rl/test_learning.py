@@ -57,8 +57,7 @@ def _sequence_logps(cfg, engine, adapter, r, draws) -> torch.Tensor:
     engine.module.eval()
     out = []
     for draw in draws:
-        r.draw = draw
-        out.append((grpo._logps(engine, adapter, r, slice(None)) * r.completion_mask).sum(-1))
+        out.append((grpo._logps(engine, adapter, r, slice(None), draw) * r.completion_mask).sum(-1))
     return torch.stack(out).mean(0)
 
 
@@ -76,8 +75,8 @@ def test_one_step_moves_log_probs_with_the_sign_of_the_advantage(tiny_model_dir,
     fresh = [draw_rollout_masks(cfg.estimator, r, torch.Generator().manual_seed(s)) for s in range(1, 5)]
     before = _sequence_logps(cfg, engine, adapter, r, [train_draw]), _sequence_logps(cfg, engine, adapter, r, fresh)
 
-    r.draw = train_draw  # the draw stored with the rollout, as rl_step does
-    grpo.optimize(cfg, engine, adapter, r)
+    draws = [train_draw] * cfg.num_iterations  # one draw for every inner iteration, as rl_step does by default
+    grpo.optimize(cfg, engine, adapter, r, draws, grpo.fixed_scores(cfg, engine, adapter, r, draws))
 
     after = _sequence_logps(cfg, engine, adapter, r, [train_draw]), _sequence_logps(cfg, engine, adapter, r, fresh)
     for (b, a), which in zip(zip(before, after), ("the training mask draw", "4 fresh mask draws")):
@@ -85,6 +84,35 @@ def test_one_step_moves_log_probs_with_the_sign_of_the_advantage(tiny_model_dir,
         print(f"log-prob change under {which}: A=+1 {moved[0]:+.4f}, A=-1 {moved[1]:+.4f} nats")
         assert moved[0] > 0.01, f"advantage +1 must raise its log-prob ({which}): {moved}"
         assert moved[1] < -0.01, f"advantage -1 must lower its log-prob ({which}): {moved}"
+
+
+def test_fresh_masks_hold_the_rollout_policys_scores_for_every_iteration(tiny_model_dir, tmp_path):
+    """fresh_masks (DiffuCoder's trainer): each inner iteration has its own draw, and its old scores are the rollout
+    policy's under that draw, taken before the first update (were they taken after it, rho would be 1 again)."""
+    from rl import grpo
+    from rl.advantages import ADVANTAGES
+
+    cfg, engine, tokenizer, adapter = _engine(tiny_model_dir, tmp_path, "optim.lr=1.0e-3", "num_iterations=2",
+                                              "fresh_masks=true")
+    r = _rollout(tokenizer, adapter)
+    r.advantages = ADVANTAGES["leave_one_out"](torch.tensor([1.0, 0.0]), 2)
+    draws = grpo.iteration_draws(cfg, r, step=0)
+    assert len(draws) == 2 and draws[0] is not draws[1]
+    assert not torch.equal(draws[0].completion_masks, draws[1].completion_masks)
+    assert grpo.iteration_draws(cfg, r, step=0)[1].completion_masks.equal(draws[1].completion_masks)  # seeded
+    before = grpo.scores_under(cfg, engine, adapter, r, draws[1])
+    fixed = grpo.fixed_scores(cfg, engine, adapter, r, draws)
+    assert fixed["old"][0] == [None] and set(fixed["old"]) == {0, 1} and fixed["ref"] == {0: None, 1: None}
+    torch.testing.assert_close(fixed["old"][1][0], before[0])
+    metrics = grpo.optimize(cfg, engine, adapter, r, draws, fixed)
+    after = grpo.scores_under(cfg, engine, adapter, r, draws[1])
+    assert not torch.allclose(after[0], before[0], atol=1e-4), "the first iteration's update moved the policy"
+    assert metrics["grad_norm"] > 0
+
+    cfg.fresh_masks = False
+    reused = grpo.iteration_draws(cfg, r, step=0)
+    assert reused[0] is reused[1] and reused[0].completion_masks.equal(draws[0].completion_masks)
+    assert set(grpo.fixed_scores(cfg, engine, adapter, r, reused)["old"]) == {0}
 
 
 class AlignedReward:
