@@ -194,6 +194,17 @@ def test_cli_end_to_end(tiny_model_dir, problems_file, tmp_path):
         assert r["global"] == sorted(r["global"])  # non-decreasing in k
 
 
+def test_cli_on_a_dream_family_model(tiny_dream_dir, problems_file):
+    """The plain sampler decodes Dream / DiffuCoder checkpoints too (shifted logits through the adapter)."""
+    report = main(
+        ["--model", str(tiny_dream_dir), "--problems", str(problems_file), "--temperatures", "0"]
+        + ["--gen-length", "8", "--global-k", "8"]
+    )
+    assert (
+        report["results"][0]["sequences"] == 3 and report["results"][0]["global"][-1] == 1.0
+    )  # k = L: always
+
+
 def test_cli_blocks_of_one_token_report_one(tiny_model_dir, problems_file):
     report = main(
         [
