@@ -1,29 +1,31 @@
 """Local and global AR-ness@k of a masked diffusion model's decoding order, and how temperature changes it.
 
     python -m inference.arness --model DIR --problems FILE.jsonl|humaneval|mbpp [--temperatures 0,0.5,1.0
-        --gen-length 64 --block-length 64 --num 20 --batch-size 4 --seed 0 --prompt-format raw|sft --out arness.json]
+        --gen-length 64 --block-length 64 --num 20 --batch-size 4 --seed 0 --prompt-format raw|sft
+        --out arness.json]
 
-DiffuCoder's decoding analysis (Gong et al., arXiv 2506.20639, section 4.1 "Autoregressive-ness in generation",
-formal definitions in Appendix A.2 "Generation autoregressive-ness"). Setup, A.2: "let the target sequence length be
-L, and at each diffusion decoding iteration t = 1, ..., T, the set of still-masked positions just before step t is
-M_{t-1}. We denote by p_t in M_{t-1} the single position unmasked at step t, thereby producing the full decoding
-order {p_1, ..., p_T}." The paper decodes with low-confidence remasking and "the number of diffusion timesteps set
-equal to the sequence length", so one token per step: this tool samples with the plain sampler (inference.sampler's
-generate, any model family) and steps = gen length.
-- Local AR-ness@k (A.2): I_local(t, k) = 1 if {p_{t-i}}_{i=1..k} = {p_t - i : i = 1..k}, else 0;
-  NTP@k = 1/T sum_t I_local(t, k). Figure 3's caption: "the fraction of decoding steps where the newly unmasked
-  token, together with the k immediately preceding predicted tokens, forms a strictly increasing consecutive
+DiffuCoder's decoding analysis (Gong et al., arXiv 2506.20639, section 4.1 "Autoregressive-ness in
+generation", formal definitions in Appendix A.2 "Generation autoregressive-ness"). Setup, A.2: "let the target
+sequence length be L, and at each diffusion decoding iteration t = 1, ..., T, the set of still-masked
+positions just before step t is M_{t-1}. We denote by p_t in M_{t-1} the single position unmasked at step t,
+thereby producing the full decoding order {p_1, ..., p_T}." The paper decodes with low-confidence remasking
+and "the number of diffusion timesteps set equal to the sequence length", so one token per step: this tool
+samples with the plain sampler (inference.sampler's generate, any model family) and steps = gen length.
+- Local AR-ness@k (A.2): I_local(t, k) = 1 if {p_{t-i}}_{i=1..k} = {p_t - i : i = 1..k}, else 0; NTP@k = 1/T
+  sum_t I_local(t, k). Figure 3's caption: "the fraction of decoding steps where the newly unmasked token,
+  together with the k immediately preceding predicted tokens, forms a strictly increasing consecutive
   sequence, at k = 1 for next-token prediction". Read as the caption and 4.1 say ("immediate successors of the
-  previously generated token"): p_{t-i} = p_t - i for every i = 1..k, in that order (the bare set equality of A.2
-  would also count the order 1, 0, 2 at its last step for k = 2, while k = 1 fails there).
+  previously generated token"): p_{t-i} = p_t - i for every i = 1..k, in that order (the bare set equality of
+  A.2 would also count the order 1, 0, 2 at its last step for k = 2, while k = 1 fails there).
 - Global AR-ness@k (A.2, "earliest-first mask selection"): with the masked positions before step t sorted,
   m_(1) < m_(2) < ..., I_global(t, k) = 1 if p_t in {m_(1), ..., m_(k)}; FMS@k = 1/T sum_t I_global(t, k).
-Both equal 1 for AR decoding ("for AR decoding, both local and global AR-ness are identically equal to 1", 4.2).
-Convention for the first steps, where p_{t-i} precedes the completion: the prompt is what was generated before, read
-left to right (p_s = s for s <= 0, positions counted from the completion's first one), so a step that unmasks the
-token right after the prompt continues it, and AR decoding scores 1 at every k as the paper states. A strictly
-right-to-left order then scores local 0 at every k, global k / L (only the last k steps, when k or fewer masks are
-left, pick among the k earliest). The paper plots local k = 1..9 and global k = 1..4 (Figures 3-5): the defaults.
+Both equal 1 for AR decoding (4.2: "for AR decoding, both local and global AR-ness are identically equal to 1").
+Convention for the first steps, where p_{t-i} precedes the completion: the prompt counts as generated before,
+left to right (p_s = s for s <= 0; the completion holds positions 1..L, positions 0, -1, ... are the prompt's
+tail), so a step that unmasks the token right after the prompt continues it, and AR decoding scores 1 at every
+k as the paper states. A strictly right-to-left order then scores local 0 at every k and global k / L (only the
+last k steps, with k or fewer masks left, pick among the k earliest). The paper plots local k = 1..9 and
+global k = 1..4 (Figures 3-5): the defaults here.
 Section 4.3 / Figure 5: "a higher temperature also substantially lowers AR-ness" (DiffuCoder, HumanEval).
 All L completion positions count, EOS padding included (the paper's L is the sequence length).
 """
