@@ -61,6 +61,8 @@ class _State:
     row_nfe: torch.Tensor | None = None  # [B]
     trajectory: list[torch.Tensor] | None = None
     predictions: list[torch.Tensor] | None = None
+    commit_step: torch.Tensor | None = None  # [B, L] the executed step that last committed it, -1: none
+    steps_done: int = 0  # executed steps (the trajectory's length)
 
 
 @dataclass
@@ -232,6 +234,9 @@ def denoise_step(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tens
     chosen = commit(REMASKING[opts.remasking](p, opts.generator, st.attention_mask), k, p, eligible, opts.threshold)
     x[chosen] = x0[chosen]
     st.confidences[chosen] = p[chosen].float()
+    if st.commit_step is not None:
+        st.commit_step[chosen] = st.steps_done
+    st.steps_done += 1
     if st.trajectory is not None:
         st.trajectory.append(x.clone())
         pred = x.clone()
@@ -251,6 +256,8 @@ def apply_revision(st: _State, opts: StepOptions, region: torch.Tensor) -> bool:
     positions = positions.to(st.x.device) & region & (st.x != opts.mask_id)
     st.x[positions] = opts.mask_id
     st.confidences[positions] = 0.0
+    if st.commit_step is not None:
+        st.commit_step[positions] = -1  # committed again later: the order records that commit
     return bool(positions.any())
 
 
@@ -297,9 +304,11 @@ def _options(model, mask_id, eos_id, **kw) -> tuple[ModelAdapter, StepOptions]:
     return adapter, StepOptions(mask_id=mask_id, eos_id=eos_id, **kw)
 
 
-def _state(x: torch.Tensor, att: torch.Tensor | None, conf: torch.Tensor, trajectory: bool) -> _State:
+def _state(x: torch.Tensor, att: torch.Tensor | None, conf: torch.Tensor, trajectory: bool,
+           record_order: bool = False) -> _State:
     return _State(x, att, conf, row_nfe=torch.zeros(x.shape[0], dtype=torch.long, device=x.device),
-                  trajectory=[] if trajectory else None, predictions=[] if trajectory else None)
+                  trajectory=[] if trajectory else None, predictions=[] if trajectory else None,
+                  commit_step=torch.full_like(x, -1) if record_order else None)
 
 
 @torch.no_grad()
@@ -308,8 +317,11 @@ def generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor | Non
              remasking: str = "low_confidence", mask_id: int | None = None, logits_eos_inf: bool = False,
              confidence_eos_eot_inf: bool = False, eos_id: int | None = None, eot_id: int | None = None,
              generator: Generators = None, return_trajectory: bool = False,
-             threshold: float | None = None, use_cache: bool = False, revise: Reviser | None = None) -> GenerationOutput:
-    """Semi-autoregressive masked-diffusion generation for left-padded prompts [B, P] (attention_mask [B, P])."""
+             threshold: float | None = None, use_cache: bool = False, revise: Reviser | None = None,
+             record_order: bool = False) -> GenerationOutput:
+    """Semi-autoregressive masked-diffusion generation for left-padded prompts [B, P] (attention_mask [B, P]).
+
+    `record_order`: also return the decoding order, `commit_step` [B, gen_length] (inference/arness.py reads it)."""
     if revise is not None and use_cache:
         raise ValueError("revise re-masks tokens of earlier blocks, which the prefix cache (use_cache) would keep stale")
     adapter, opts = _options(model, mask_id, eos_id, temperature=temperature, remasking=remasking, eot_id=eot_id,
@@ -324,7 +336,7 @@ def generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor | Non
     att = None
     if attention_mask is not None:
         att = torch.cat([attention_mask, attention_mask.new_ones(B, gen_length)], dim=1)  # [B, L]
-    st = _state(x, att, torch.zeros(x.shape, device=dev), return_trajectory)
+    st = _state(x, att, torch.zeros(x.shape, device=dev), return_trajectory, record_order)
     fw = _Forward(model, adapter, cfg_scale, prompt_index=x != opts.mask_id, use_cache=use_cache)
     for blk in range(n_blocks):
         lo, hi = P + blk * block_length, P + (blk + 1) * block_length
@@ -334,7 +346,10 @@ def generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor | Non
         # With revision, the region reaches back to the start: re-masked tokens of earlier blocks are denoised again.
         region[:, (lo if revise is None else P):hi] = True
         denoise_region(st, fw, opts, region, block_steps, final=blk == n_blocks - 1)
-    return GenerationOutput(st.x, st.confidences[:, P:], st.nfe, st.trajectory, st.predictions, st.row_nfe.tolist())
+    order = None if st.commit_step is None else st.commit_step[:, P:]
+    return GenerationOutput(
+        st.x, st.confidences[:, P:], st.nfe, st.trajectory, st.predictions, st.row_nfe.tolist(), order
+    )
 
 
 @torch.no_grad()

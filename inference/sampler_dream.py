@@ -116,12 +116,14 @@ def diffusion_generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Te
                        gen_length: int = 128, temperature: float = 0.0, top_p: float | None = None,
                        top_k: int | None = None, alg: str = "origin", alg_temp: float | None = None,
                        eps: float = 1e-3, mask_id: int | None = None, generator: Generators = None,
-                       return_trajectory: bool = False) -> GenerationOutput:
+                       return_trajectory: bool = False, record_order: bool = False) -> GenerationOutput:
     """Dream-style generation of gen_length tokens after left-padded prompts [B, P] (attention_mask [B, P]).
 
     `generator`: one stream for the batch (the reference's), or one per row: a row's draws then depend on that row
     alone (the k of a step is the batch mean of masked positions, equal for every row of a batch that starts with
-    the same number of masks, e.g. unmasked prompts)."""
+    the same number of masks, e.g. unmasked prompts).
+    `record_order`: also return `commit_step` [B, gen_length], the executed step that committed each position (even
+    with steps == gen_length the schedule commits the last two positions in one step: not one token per step)."""
     if alg not in ALGORITHMS:
         raise ValueError(f"unknown alg {alg!r}; known: {list(ALGORITHMS)}")
     adapter = get_adapter(model.config)
@@ -134,6 +136,7 @@ def diffusion_generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Te
     if attention_mask is not None and not bool(attention_mask.all()):
         att = torch.cat([attention_mask, attention_mask.new_ones(B, gen_length)], dim=1)  # [B, L]
     conf = torch.zeros(x.shape, device=x.device)
+    commit_step = torch.full_like(x, -1) if record_order else None  # [B, L]
     trajectory, predictions = ([], []) if return_trajectory else (None, None)
     timesteps = torch.linspace(1, eps, steps + 1, device=x.device)
     nfe = 0
@@ -162,8 +165,11 @@ def diffusion_generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Te
             keep = chosen[masked]  # [N] which predicted rows are committed
             probs, x0 = probs[keep], x0[keep]
         x[chosen] = x0
+        if commit_step is not None:
+            commit_step[chosen] = nfe - 1  # one forward per executed step: the trajectory's index
         conf[chosen] = probs.gather(-1, x0[:, None]).squeeze(-1).float()
         if trajectory is not None:
             trajectory.append(x.clone())
             predictions.append(_predictions(x, logits, mask_id))
-    return GenerationOutput(x, conf[:, P:], nfe, trajectory, predictions)
+    order = None if commit_step is None else commit_step[:, P:]
+    return GenerationOutput(x, conf[:, P:], nfe, trajectory, predictions, commit_step=order)

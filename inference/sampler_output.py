@@ -20,6 +20,9 @@ class GenerationOutput:
     trajectory_predictions: list[torch.Tensor] | None = None  # [B, L] after every step, masks filled by the argmax
     # over the tokens generation may commit (never [MASK])
     row_nfe: list[int] | None = None  # per row: the forward passes in which it committed (what B = 1 would count)
+    # record_order=True: per completion position [B, gen_length], the executed step (0-based, the index of
+    # `trajectory`) that last committed it; -1: never committed
+    commit_step: torch.Tensor | None = None
 
 
 def check_padding(ids: torch.Tensor, attention_mask: torch.Tensor | None, mask_id: int) -> None:
