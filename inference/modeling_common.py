@@ -60,6 +60,33 @@ def bidirectional_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, b
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=False)
 
 
+def query_start(past_key_values: KVCache | None, replace_start: int | None, T: int) -> int:
+    """The sequence position of this call's first input token: after the cached prefix (a prefix cache), or
+    `replace_start` when the cache spans the whole sequence and the input is its slice [replace_start, + T) (dual
+    cache: the slice's keys / values replace the cached ones there, every other position attends from the cache)."""
+    past_len = 0 if past_key_values is None else past_key_values[0][0].shape[-2]
+    if replace_start is None:
+        return past_len
+    if not 0 <= replace_start <= past_len - T:
+        raise ValueError(f"replace_start {replace_start} with {T} input tokens must lie inside the cache of {past_len} "
+                         "positions (the dual cache's slice forward needs a cache of the whole sequence)")
+    return replace_start
+
+
+def join_past(layer_past: tuple[torch.Tensor, torch.Tensor] | None, k: torch.Tensor, v: torch.Tensor,
+              replace_start: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """This call's rotated keys / values [B, Hkv, T, hd] with the cached ones: appended to a prefix cache, or written
+    over the cache's slice [replace_start, + T) (a new tensor: the cache the caller holds is not changed)."""
+    if layer_past is None:
+        return k, v
+    pk, pv = layer_past
+    if replace_start is None:
+        return torch.cat((pk, k), dim=-2), torch.cat((pv, v), dim=-2)
+    end = replace_start + k.shape[-2]
+    return (torch.cat((pk[..., :replace_start, :], k, pk[..., end:, :]), dim=-2),
+            torch.cat((pv[..., :replace_start, :], v, pv[..., end:, :]), dim=-2))
+
+
 def lm_output(logits: torch.Tensor, presents: list | None, hidden_states: list | None) -> CausalLMOutputWithPast:
     return CausalLMOutputWithPast(logits=logits, hidden_states=tuple(hidden_states) if hidden_states is not None else None,
                                   **{CACHE_FIELD: tuple(presents) if presents is not None else None})

@@ -7,7 +7,9 @@ autoregressive convention (row i scores token i + 1): the model adapter (inferen
 Positions: given `position_ids`, or from a 2D attention mask as Dream's sampler computes them (cumsum(mask) - 1, so a
 left-padded row starts at 0; padding gets 1), else 0..T-1 after any cached prefix. Masks: a 2D padding mask [B, past+T]
 (keys only; padded queries still attend, their rows are never read), a 4D bool / additive mask as Dream's own
-diffusion_generate passes, or None / "full". Optional (k, v) prefix cache for the fast sampler, as the LLaDA model.
+diffusion_generate passes, or None / "full". Optional (k, v) cache for the fast samplers, as the LLaDA model: a prefix
+cache, or a whole-sequence cache whose slice [replace_start, + T) the input replaces (Fast-dLLM's DualCache; positions
+are then the slice's, from a 2D mask or replace_start .. + T - 1).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from inference.modeling_common import (
     KVCache,
     RMSNorm,
     bidirectional_attention,
+    join_past,
     lm_output,
     padding_bias,
+    query_start,
     register_auto_classes,
     rotate_half,
 )
@@ -51,14 +55,13 @@ class DreamAttention(nn.Module):
         self.o_proj = nn.Linear(self.n_heads * hd, d, bias=False)
 
     def forward(self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
-                layer_past: tuple[torch.Tensor, torch.Tensor] | None, use_cache: bool):
+                layer_past: tuple[torch.Tensor, torch.Tensor] | None, use_cache: bool, replace_start: int | None = None):
         B, T, _ = h.shape
         q = self.q_proj(h).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # [B, H, T, hd]
         k = self.k_proj(h).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # [B, Hkv, T, hd]
         v = self.v_proj(h).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
         q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
-        if layer_past is not None:
-            k, v = torch.cat((layer_past[0], k), dim=-2), torch.cat((layer_past[1], v), dim=-2)
+        k, v = join_past(layer_past, k, v, replace_start)  # [B, Hkv, S, hd]
         present = (k, v) if use_cache else None
         if self.n_kv_heads != self.n_heads:
             rep = self.n_heads // self.n_kv_heads
@@ -87,8 +90,9 @@ class DreamDecoderLayer(GradientCheckpointingLayer):
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None = None,
-                layer_past: tuple[torch.Tensor, torch.Tensor] | None = None, use_cache: bool = False):
-        att, present = self.self_attn(self.input_layernorm(x), cos, sin, mask, layer_past, use_cache)
+                layer_past: tuple[torch.Tensor, torch.Tensor] | None = None, use_cache: bool = False,
+                replace_start: int | None = None):
+        att, present = self.self_attn(self.input_layernorm(x), cos, sin, mask, layer_past, use_cache, replace_start)
         x = x + att
         x = x + self.mlp(self.post_attention_layernorm(x))
         return x, present
@@ -104,9 +108,14 @@ class DreamBaseModel(nn.Module):
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
 
-def default_positions(attention_mask: torch.Tensor | None, past_len: int, T: int, B: int,
-                      device: torch.device) -> torch.Tensor:
-    """[B, T]: Dream's cumsum(mask) - 1 (padding -> 1) for a 2D mask, else past_len .. past_len + T - 1."""
+def default_positions(attention_mask: torch.Tensor | None, past_len: int, T: int, B: int, device: torch.device,
+                      replace_start: int | None = None) -> torch.Tensor:
+    """[B, T]: Dream's cumsum(mask) - 1 (padding -> 1) for a 2D mask, else past_len .. past_len + T - 1; with
+    replace_start (the input is that slice of a cached sequence, the mask spans the sequence) the slice's positions."""
+    if replace_start is not None:
+        if attention_mask is not None and attention_mask.dim() == 2:
+            attention_mask = attention_mask[:, : replace_start + T]  # its tail is the slice
+        past_len = replace_start
     if attention_mask is not None and attention_mask.dim() == 2:
         pos = attention_mask.long().cumsum(-1) - 1
         return pos.masked_fill(attention_mask == 0, 1)[:, -T:]
@@ -161,21 +170,24 @@ class DreamModel(PreTrainedModel):
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,  # [B, T]
-        attention_mask: torch.Tensor | str | None = None,  # [B, past + T] 1 = real token, or 4D, or "full"
+        attention_mask: torch.Tensor | str | None = None,  # [B, S] keys 1 = real token (S: past + T, or the cache's
+        # length), or 4D, or "full"
         position_ids: torch.LongTensor | None = None,  # [B, T]
         past_key_values: KVCache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool = False,
         output_hidden_states: bool = False,
         logits_index: tuple[torch.Tensor, torch.Tensor] | None = None,  # (rows [N], positions [N]): logits [N, V]
+        replace_start: int | None = None,  # input_ids are the cached sequence's positions [replace_start, + T)
         **kwargs,
     ) -> CausalLMOutputWithPast:
         x = self.model.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # [B, T, D]
         B, T, _ = x.shape
         past_len = 0 if past_key_values is None else past_key_values[0][0].shape[-2]
+        query_start(past_key_values, replace_start, T)  # a slice must lie inside the cache
         if position_ids is None:
             position_ids = default_positions(None if isinstance(attention_mask, str) else attention_mask,
-                                             past_len, T, B, x.device)
+                                             past_len, T, B, x.device, replace_start)
         cos, sin = rope_cos_sin(position_ids, self.config.head_dim, self.config.rope_theta, x.dtype)
         mask = attention_bias(attention_mask, x.dtype)
         hidden_states = [] if output_hidden_states else None
@@ -183,7 +195,8 @@ class DreamModel(PreTrainedModel):
         for i, layer in enumerate(self.model.layers):
             if hidden_states is not None:
                 hidden_states.append(x)
-            x, present = layer(x, cos, sin, mask, None if past_key_values is None else past_key_values[i], use_cache)
+            x, present = layer(x, cos, sin, mask, None if past_key_values is None else past_key_values[i], use_cache,
+                               replace_start)
             if presents is not None:
                 presents.append(present)
         x = self.model.norm(x)

@@ -5,8 +5,9 @@ ff_norm, ff_proj, up_proj, ff_out}, ln_f, ff_out}. The math follows the referenc
 RMSNorm in fp32, rotate-half RoPE in fp32, SDPA with is_causal=False, SwiGLU as ff_out(silu(ff_proj(x)) * up_proj(x)),
 LM head untied unless weight_tying (the reference's F.linear(x, wte.weight); here ff_out.weight is wte.weight, so
 checkpoints keep one matrix and HF re-ties it on load). Deviations: no alibi / flash-attn / qk-norm paths (rejected
-by LLaDAConfig.validate), HF-standard gradient checkpointing, and an optional (k, v) prefix cache used by the fast
-sampler.
+by LLaDAConfig.validate), HF-standard gradient checkpointing, and an optional (k, v) cache used by the fast samplers:
+a prefix cache (the input continues after it) or a whole-sequence cache whose slice [replace_start, + T) the input
+replaces (Fast-dLLM's DualCache).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from inference.modeling_common import (
     KVCache,
     RMSNorm,
     bidirectional_attention,
+    join_past,
     lm_output,
     padding_bias,
+    query_start,
     register_auto_classes,
     rotate_half,
 )
@@ -66,6 +69,7 @@ class LLaDABlock(GradientCheckpointingLayer):
         attention_bias: torch.Tensor | None = None,  # [B, 1, 1, past + T] additive
         layer_past: tuple[torch.Tensor, torch.Tensor] | None = None,
         use_cache: bool = False,
+        replace_start: int | None = None,  # layer_past spans the sequence; x is its slice from here
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
         B, T, _ = x.shape
         h = self.attn_norm(x)
@@ -75,9 +79,7 @@ class LLaDABlock(GradientCheckpointingLayer):
         sin, cos = rope
         q = apply_rope(q, sin, cos, self.rope_full_precision)
         k = apply_rope(k, sin, cos, self.rope_full_precision)
-        if layer_past is not None:
-            k = torch.cat((layer_past[0], k), dim=-2)
-            v = torch.cat((layer_past[1], v), dim=-2)
+        k, v = join_past(layer_past, k, v, replace_start)  # [B, Hkv, S, hd]
         present = (k, v) if use_cache else None
         if self.n_kv_heads != self.n_heads:
             rep = self.n_heads // self.n_kv_heads
@@ -144,12 +146,13 @@ class LLaDAModelLM(PreTrainedModel):
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,  # [B, T]
-        attention_mask: torch.Tensor | None = None,  # [B, past + T], 1 = real token
+        attention_mask: torch.Tensor | None = None,  # [B, S] keys (S: past + T, or the cache's length), 1 = real token
         inputs_embeds: torch.Tensor | None = None,
         past_key_values: KVCache | None = None,
         use_cache: bool = False,
         output_hidden_states: bool = False,
         logits_index: tuple[torch.Tensor, torch.Tensor] | None = None,  # (rows [N], positions [N]): logits [N, V]
+        replace_start: int | None = None,  # input_ids are the cached sequence's positions [replace_start, + T)
         **kwargs,
     ) -> CausalLMOutputWithPast:
         tr = self.model.transformer
@@ -157,15 +160,15 @@ class LLaDAModelLM(PreTrainedModel):
         bias = None if attention_mask is None else padding_bias(attention_mask, x.dtype)
         hidden_states = [] if output_hidden_states else None
         presents = [] if use_cache else None
-        past_len = 0 if past_key_values is None else past_key_values[0][0].shape[-2]
+        start = query_start(past_key_values, replace_start, x.shape[1])
         cfg = self.config
-        rope = rotary_sin_cos(torch.arange(past_len, past_len + x.shape[1], device=x.device),  # once, not per block
+        rope = rotary_sin_cos(torch.arange(start, start + x.shape[1], device=x.device),  # once, not per block
                               cfg.d_model // cfg.n_heads, cfg.rope_theta)
         for i, block in enumerate(tr.blocks):
             if hidden_states is not None:
                 hidden_states.append(x)
             layer_past = None if past_key_values is None else past_key_values[i]
-            x, present = block(x, rope, bias, layer_past, use_cache)
+            x, present = block(x, rope, bias, layer_past, use_cache, replace_start)
             if presents is not None:
                 presents.append(present)
         x = tr.ln_f(x)

@@ -10,7 +10,9 @@ LLaDA's reference sampler: same block/step schedule, confidences and top-k commi
 - a step in which no row has anything to commit is skipped (it cannot change the output), so NFE counts real work.
 Fast modes (off by default): `threshold` commits, per step, the most confident eligible position plus every one
 whose probability >= threshold (Fast-dLLM: at least one token per step, the step count adapts and `steps` is not
-used); `use_cache` runs the full sequence once per block and reuses the keys/values of the prefix.
+used); `use_cache` runs the full sequence once per block and reuses the keys/values of the prefix; `dual_cache`
+reuses those of the prefix and of the later blocks, and the other steps run the block alone (Fast-dLLM's DualCache);
+`refresh_every` also rebuilds either cache every n-th step of a block (inference/sampler_forward.py).
 Revision (`revise`, off by default; CORE-style remasking during generation, repair/core.py): after a step, a hook may
 return committed generated tokens to re-mask; they are denoised again within the remaining steps of the current block
 (the schedule is recomputed), or of the next block when the block just ended, so the step count is unchanged and NFE
@@ -21,14 +23,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from inference.adapters import ModelAdapter, align_logits, get_adapter
+from inference.adapters import ModelAdapter, get_adapter
 from inference.generators import Generators, check_generators, per_row, uniform_rows
-from inference.modeling_common import output_cache
+from inference.sampler_forward import Forward, forward
 from inference.sampler_output import GenerationOutput
 from inference.sampler_output import check_padding as _check_padding
 
@@ -63,19 +65,6 @@ class _State:
     predictions: list[torch.Tensor] | None = None
     commit_step: torch.Tensor | None = None  # [B, L] the executed step that last committed it, -1: none
     steps_done: int = 0  # executed steps (the trajectory's length)
-
-
-@dataclass
-class _Forward:
-    """How to get logits for the current state: CFG branch, prefix cache."""
-
-    model: torch.nn.Module
-    adapter: ModelAdapter
-    cfg_scale: float = 0.0
-    prompt_index: torch.Tensor | None = None  # [B, L] positions masked in the unconditional branch
-    use_cache: bool = False
-    cache: tuple | None = field(default=None, repr=False)
-    cache_start: int = 0
 
 
 def random_scores(p: torch.Tensor, generator: Generators, att: torch.Tensor | None) -> torch.Tensor:
@@ -194,32 +183,7 @@ def commit(scores: torch.Tensor, k: torch.Tensor, p: torch.Tensor, eligible: tor
     return chosen
 
 
-def _call(fw: _Forward, ids: torch.Tensor, att: torch.Tensor | None, refresh: bool) -> tuple[torch.Tensor, int]:
-    """Raw logits for ids [B', L] and the offset of their first row; keeps/uses the prefix cache."""
-    if not fw.use_cache:
-        return fw.model(input_ids=ids, attention_mask=att).logits, 0
-    if refresh:
-        out = fw.model(input_ids=ids, attention_mask=att, use_cache=True)
-        fw.cache = tuple((k[:, :, : fw.cache_start], v[:, :, : fw.cache_start]) for k, v in output_cache(out))
-        return out.logits, 0
-    # The mask spans past + current; the model continues positions after the cached prefix.
-    out = fw.model(input_ids=ids[:, fw.cache_start:], attention_mask=att, past_key_values=fw.cache)
-    return out.logits, fw.cache_start
-
-
-def forward(fw: _Forward, x: torch.Tensor, att: torch.Tensor | None, refresh: bool) -> tuple[torch.Tensor, int, int]:
-    """Aligned logits [B, W, V] for positions offset.., the offset, and the NFE spent."""
-    if fw.cfg_scale <= 0:
-        logits, offset = _call(fw, x, att, refresh)
-        return align_logits(logits, fw.adapter), offset, 1
-    un_x = x.masked_fill(fw.prompt_index, fw.adapter.mask_token_id)
-    att2 = None if att is None else torch.cat([att, att])
-    logits, offset = _call(fw, torch.cat([x, un_x]), att2, refresh)
-    cond, un = align_logits(logits, fw.adapter).chunk(2, dim=0)
-    return un + (fw.cfg_scale + 1) * (cond - un), offset, 2
-
-
-def denoise_step(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tensor, k: torch.Tensor,
+def denoise_step(st: _State, fw: Forward, opts: StepOptions, region: torch.Tensor, k: torch.Tensor,
                  refresh: bool) -> None:
     """One step: forward, predict the eligible positions (masked and in region [B, L]), commit, record."""
     x = st.x
@@ -239,13 +203,26 @@ def denoise_step(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tens
     st.steps_done += 1
     if st.trajectory is not None:
         st.trajectory.append(x.clone())
-        pred = x.clone()
-        still = x == opts.mask_id
-        still[:, :offset] = False
-        # never [MASK] (nor what generation excludes): a decoded intermediate state must be a concrete program
-        best = argmax_excluding(logits, excluded_ids(opts))  # [B, W]
-        pred[still] = best[:, : x.shape[1] - offset][still[:, offset:]]
-        st.predictions.append(pred)
+        st.predictions.append(step_predictions(x, logits, offset, st.predictions[-1] if st.predictions else None,
+                                               opts))
+
+
+def step_predictions(x: torch.Tensor, logits: torch.Tensor, offset: int, previous: torch.Tensor | None,
+                     opts: StepOptions) -> torch.Tensor:
+    """x [B, L] with its masks filled by the argmax of logits [B, W, V] (positions offset .. offset + W), never [MASK]
+    (nor what generation excludes): a decoded intermediate state must be a concrete program. Masked positions this
+    forward did not compute (a cached step's window) keep the previous step's prediction."""
+    pred = x.clone()
+    still = x == opts.mask_id  # [B, L]
+    end = offset + logits.shape[1]
+    inside = torch.zeros_like(still)
+    inside[:, offset:end] = still[:, offset:end]
+    best = argmax_excluding(logits, excluded_ids(opts))  # [B, W]
+    pred[inside] = best[inside[:, offset:end]]
+    if previous is not None:
+        outside = still & ~inside
+        pred[outside] = previous[outside]
+    return pred
 
 
 def apply_revision(st: _State, opts: StepOptions, region: torch.Tensor) -> bool:
@@ -261,7 +238,7 @@ def apply_revision(st: _State, opts: StepOptions, region: torch.Tensor) -> bool:
     return bool(positions.any())
 
 
-def denoise_region(st: _State, fw: _Forward, opts: StepOptions, region: torch.Tensor, steps: int,
+def denoise_region(st: _State, fw: Forward, opts: StepOptions, region: torch.Tensor, steps: int,
                    final: bool = True) -> None:
     """Unmask region [B, L]: `steps` scheduled steps, or (threshold mode) steps until it is filled.
 
@@ -270,24 +247,24 @@ def denoise_region(st: _State, fw: _Forward, opts: StepOptions, region: torch.Te
     `final`: no step follows this region's last one (a revision there would leave masks).
     """
     if opts.threshold is not None:
-        refresh = True
+        done = 0  # forwards run in this region: the cache refreshes by them
         while bool(((st.x == opts.mask_id) & region).any()):
             k = ((st.x == opts.mask_id) & region).any(dim=1).long()  # [B] one forced commit per unfinished row
-            denoise_step(st, fw, opts, region, k, refresh)
-            refresh = False
+            denoise_step(st, fw, opts, region, k, fw.refresh_due(done))
+            done += 1
             if opts.revise is not None:
                 apply_revision(st, opts, region)  # re-masked tokens keep the loop going
         return
     sched = step_schedule((st.x == opts.mask_id) & region, steps)  # [B, steps]
-    refresh = True
+    done = 0
     for i in range(steps):
         if not bool(((st.x == opts.mask_id) & region).any()):
             break
         k = sched[:, i]
         if not bool(k.any()):
             continue  # nothing scheduled in any row: the step could not change x
-        denoise_step(st, fw, opts, region, k, refresh)
-        refresh = False
+        denoise_step(st, fw, opts, region, k, fw.refresh_due(done))
+        done += 1
         if opts.revise is not None and (i < steps - 1 or not final):
             if apply_revision(st, opts, region) and i < steps - 1:  # else the next block's schedule takes them
                 sched[:, i + 1:] = step_schedule((st.x == opts.mask_id) & region, steps - i - 1)
@@ -311,6 +288,19 @@ def _state(x: torch.Tensor, att: torch.Tensor | None, conf: torch.Tensor, trajec
                   commit_step=torch.full_like(x, -1) if record_order else None)
 
 
+def cache_mode(use_cache: bool, dual_cache: bool, refresh_every: int | None, revise: Reviser | None) -> str | None:
+    """generate's cache options -> a sampler_forward.CACHES name, refusing what cannot run together."""
+    if use_cache and dual_cache:
+        raise ValueError("use_cache (prefix cache) and dual_cache are two cache modes: pick one")
+    cache = "dual" if dual_cache else "prefix" if use_cache else None
+    if revise is not None and cache is not None:
+        raise ValueError(f"revise re-masks tokens of earlier blocks, which the {cache} cache would keep stale")
+    if refresh_every is not None and (cache is None or refresh_every < 1):
+        raise ValueError(f"refresh_every must be >= 1 and needs use_cache or dual_cache, got {refresh_every} "
+                         f"with cache {cache}")
+    return cache
+
+
 @torch.no_grad()
 def generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, steps: int = 128,
              gen_length: int = 128, block_length: int = 128, temperature: float = 0.0, cfg_scale: float = 0.0,
@@ -318,12 +308,12 @@ def generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor | Non
              confidence_eos_eot_inf: bool = False, eos_id: int | None = None, eot_id: int | None = None,
              generator: Generators = None, return_trajectory: bool = False,
              threshold: float | None = None, use_cache: bool = False, revise: Reviser | None = None,
+             dual_cache: bool = False, refresh_every: int | None = None,
              record_order: bool = False) -> GenerationOutput:
     """Semi-autoregressive masked-diffusion generation for left-padded prompts [B, P] (attention_mask [B, P]).
 
     `record_order`: also return the decoding order, `commit_step` [B, gen_length] (inference/arness.py reads it)."""
-    if revise is not None and use_cache:
-        raise ValueError("revise re-masks tokens of earlier blocks, which the prefix cache (use_cache) would keep stale")
+    cache = cache_mode(use_cache, dual_cache, refresh_every, revise)
     adapter, opts = _options(model, mask_id, eos_id, temperature=temperature, remasking=remasking, eot_id=eot_id,
                              logits_eos_inf=logits_eos_inf, confidence_eos_eot_inf=confidence_eos_eot_inf,
                              threshold=threshold, generator=generator, revise=revise)
@@ -337,11 +327,11 @@ def generate(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor | Non
     if attention_mask is not None:
         att = torch.cat([attention_mask, attention_mask.new_ones(B, gen_length)], dim=1)  # [B, L]
     st = _state(x, att, torch.zeros(x.shape, device=dev), return_trajectory, record_order)
-    fw = _Forward(model, adapter, cfg_scale, prompt_index=x != opts.mask_id, use_cache=use_cache)
+    fw = Forward(model, adapter, cfg_scale, prompt_index=x != opts.mask_id, cache=cache, refresh_every=refresh_every)
     for blk in range(n_blocks):
         lo, hi = P + blk * block_length, P + (blk + 1) * block_length
         # Shifted-logit models score token i at row i - 1, so the query must start one row earlier.
-        fw.cache_start = max(lo - int(adapter.shift_logits), 0)
+        fw.window = (max(lo - int(adapter.shift_logits), 0), hi)
         region = torch.zeros_like(x, dtype=torch.bool)
         # With revision, the region reaches back to the start: re-masked tokens of earlier blocks are denoised again.
         region[:, (lo if revise is None else P):hi] = True
@@ -376,7 +366,7 @@ def infill(model, sequence: torch.Tensor, positions: torch.Tensor, steps: int, t
     x = sequence.masked_fill(region, opts.mask_id)
     conf = torch.ones(x.shape, device=x.device) if confidences is None else confidences.float().clone()
     st = _state(x, attention_mask, conf, return_trajectory)
-    denoise_region(st, _Forward(model, adapter), opts, region, steps)
+    denoise_region(st, Forward(model, adapter), opts, region, steps)
     return GenerationOutput(st.x, st.confidences, st.nfe, st.trajectory, st.predictions, st.row_nfe.tolist())
 
 

@@ -52,12 +52,12 @@ from repair.strategies import parse_strategies, run_strategy
 
 # Settings that change results: a rerun into the same --out must agree on them (strategies, seeds, limit may grow).
 RESULT_KEYS = ("model", "dataset", "problems", "gen_length", "block_length", "steps", "temperature", "threshold",
-               "prefix_cache",
+               "prefix_cache", "dual_cache",
                "repair_steps", "budget_k", "window", "max_trace_lines", "trace_reading", "rounds", "repair_temperature",
                "sample_temperature", "global_scope", "feedback_fraction", "split_seed", "timeout_per_test", "timeout_per_problem",
                "prompt_format", "extract")
 # What a run recorded before a setting existed ran with (its config.json lacks the key).
-LEGACY_SETTINGS = {"prompt_format": "raw", "extract": "none"}
+LEGACY_SETTINGS = {"prompt_format": "raw", "extract": "none", "dual_cache": False}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,8 +78,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float, default=None,
                    help="FAST MODE (off by default): Fast-dLLM confidence-threshold commits in stage 1, >= 1 token per "
                         "step, adaptive NFE below --steps (not the paper's NFE accounting; labelled in the report)")
-    p.add_argument("--prefix-cache", action="store_true",
-                   help="FAST MODE (off by default): Fast-dLLM prefix KV cache in stage 1 (approximate outputs)")
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument("--prefix-cache", action="store_true",
+                       help="FAST MODE (off by default): Fast-dLLM prefix KV cache in stage 1 (approximate outputs)")
+    cache.add_argument("--dual-cache", action="store_true",
+                       help="FAST MODE (off by default): Fast-dLLM's DualCache in stage 1: prefix and suffix KV cached "
+                            "at each block's start, the block's other steps run the block only (approximate outputs)")
     p.add_argument("--repair-steps", type=int, default=64, help="S")
     p.add_argument("--budget-k", type=int, default=64, help="K, most tokens remasked per round")
     p.add_argument("--window", type=int, default=1, help="w, +-lines around an exception frame")
@@ -150,9 +154,10 @@ def check_inputs(args: argparse.Namespace) -> None:
         raise UsageError(f"--feedback-fraction must be in (0, 1) (the rest are the held-out tests), got {args.feedback_fraction}")
     fit_block_schedule(args.gen_length, args.block_length, args.steps, ("--gen-length", "--block-length", "--steps"))
     check_model_source(args.model)
-    if args.prefix_cache and "core-reimpl" in parse_strategies(args.strategies):
-        raise UsageError("core-reimpl revises earlier blocks during generation, which --prefix-cache would keep stale; "
-                         "drop --prefix-cache or run core-reimpl separately")
+    cache = "--prefix-cache" if args.prefix_cache else "--dual-cache" if args.dual_cache else None
+    if cache and "core-reimpl" in parse_strategies(args.strategies):
+        raise UsageError(f"core-reimpl revises earlier blocks during generation, which {cache} would keep stale; "
+                         f"drop {cache} or run core-reimpl separately")
     if args.problems:
         load_problems(path=args.problems)
     check_format(args)
@@ -161,7 +166,8 @@ def check_inputs(args: argparse.Namespace) -> None:
 def loop_config(args: argparse.Namespace) -> LoopConfig:
     return LoopConfig(steps=args.steps, gen_length=args.gen_length, block_length=args.block_length,
                       temperature=args.temperature, threshold=args.threshold, prefix_cache=args.prefix_cache,
-                      repair_steps=args.repair_steps, budget_k=args.budget_k, window=args.window,
+                      dual_cache=args.dual_cache, repair_steps=args.repair_steps, budget_k=args.budget_k,
+                      window=args.window,
                       max_trace_lines=args.max_trace_lines, trace_reading=args.trace_reading, rounds=args.rounds,
                       repair_temperature=args.repair_temperature, sample_temperature=args.sample_temperature,
                       global_scope=args.global_scope)

@@ -47,6 +47,7 @@ class LoopConfig:
     # with adaptive NFE (>= 1 token per step) that the report labels as such.
     threshold: float | None = None
     prefix_cache: bool = False  # Fast-dLLM's prefix KV cache in stage 1 (a fast mode: approximate, labelled)
+    dual_cache: bool = False  # Fast-dLLM's DualCache (prefix + suffix KV, block-only steps) in stage 1 (likewise)
     repair_steps: int = 64  # S
     budget_k: int = 64  # K
     window: int = 1  # w, +-lines around an exception frame
@@ -193,7 +194,7 @@ class Engine:
             out = generate(self.model, self.left_pad(prompts, pad), self.attention(prompts), steps=steps,
                            gen_length=cfg.gen_length, block_length=block, temperature=temperature,
                            mask_id=self.mask_id, generator=list(generators), threshold=cfg.threshold,
-                           use_cache=cfg.prefix_cache, revise=revise)
+                           use_cache=cfg.prefix_cache, dual_cache=cfg.dual_cache, revise=revise)
         width, rows = max(len(p) for p in prompts), []
         for b, (task, prompt) in enumerate(zip(tasks, prompts)):
             P = len(prompt)
@@ -246,7 +247,8 @@ def make_generator(device: torch.device, *parts) -> torch.Generator:
 
 
 def generation_key(cfg: LoopConfig, temperature: float, sample: int = 0) -> tuple:
-    return (cfg.steps, cfg.gen_length, cfg.block_length, cfg.threshold, cfg.prefix_cache, temperature, sample)
+    return (cfg.steps, cfg.gen_length, cfg.block_length, cfg.threshold, cfg.prefix_cache, cfg.dual_cache, temperature,
+            sample)
 
 
 def initial(engine: Engine, tasks: list[Task], cfg: LoopConfig, samples: tuple[int, ...] = (0,),

@@ -69,6 +69,8 @@ def run_table(model, ids, att, args, reference_generate) -> dict[str, dict]:
         f"threshold {args.threshold}": lambda: _ours(model, ids, att, dict(kw, threshold=args.threshold)),
         "prefix cache": lambda: _ours(model, ids, att, dict(kw, use_cache=True)),
         "threshold + cache": lambda: _ours(model, ids, att, dict(kw, threshold=args.threshold, use_cache=True)),
+        "dual cache": lambda: _ours(model, ids, att, dict(kw, dual_cache=True)),
+        "threshold + dual": lambda: _ours(model, ids, att, dict(kw, threshold=args.threshold, dual_cache=True)),
     }
     results = {}
     for name, fn in rows.items():

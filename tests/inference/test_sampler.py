@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from inference.sampler import _Forward, forward, generate, infill, step_schedule
+from inference.sampler import generate, infill, step_schedule
+from inference.sampler_forward import Forward, forward
 
 # Loaded by path: the tests dir is not a package (and site-packages may hold an unrelated `tests`).
 _spec = importlib.util.spec_from_file_location("reference_sampler", Path(__file__).with_name("reference_sampler.py"))
@@ -134,8 +135,8 @@ def test_prefix_cache_logits_equal_full_forward(tiny_model):
     x[:, 9:13] = torch.randint(10, 4000, (2, 4))
     att = torch.cat([att, torch.ones(2, 12, dtype=torch.long)], 1)
     for cfg_scale in (0.0, 2.0):
-        fw = _Forward(tiny_model, _adapter(tiny_model), cfg_scale, prompt_index=x != mask, use_cache=True)
-        fw.cache_start = 13
+        fw = Forward(tiny_model, _adapter(tiny_model), cfg_scale, prompt_index=x != mask, cache="prefix")
+        fw.window = (13, 21)
         with torch.no_grad():
             full, off_full, _ = forward(fw, x, att, refresh=True)
             part, off, nfe = forward(fw, x, att, refresh=False)
