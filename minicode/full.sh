@@ -9,7 +9,9 @@
 #   DiffuCoder coupled (2 passes) vs independent (2 passes) vs d1 (1 pass, by construction) GRPO from the uniform
 #              model, same steps and rollouts budget: reward curves, held-out pass@1 after RL
 #   CodeFusion repair SFT of the uniform model on diffusion-synthesized pairs vs rule-based pairs (repair.corrupt),
-#              then noise-and-resume repair of held-out broken programs (eval problems) with each model
+#              then noise-and-resume repair of held-out broken programs (eval problems) with each model: only
+#              those that do not parse are scored (the others are dropped and counted), by execution match (the
+#              problem's tests) and sketch match (the known fixed program up to names and literals), as the paper
 #   Fast-dLLM  plain vs threshold vs threshold + prefix cache (from the main job)
 #   Full       the full recipe: the main job's SFT config for FULL_STEPS (default 4,000) steps, cosine to 0 over all
 #              of them (the main job's budget ends soon after copying switches on: docs/results.md), no-repair and trace-guided
@@ -59,7 +61,8 @@ codefusion() {
   python -m repair.corrupt --input "$RUN/cf_train_prompts.jsonl" --out "$RUN/cf_pairs_rule.jsonl" --num-samples "$CF_TRAIN"
   python -m repair.pair_stats "$RUN/cf_pairs_diffusion.jsonl" "$RUN/cf_pairs_rule.jsonl" \
     --figure "$RUN/cf_pair_stats.png" --json "$RUN/cf_pair_stats.json"
-  # held-out broken programs: both kinds, from eval problems (never trained on)
+  # held-out broken programs: both kinds, from eval problems (never trained on), each row with its problem's tests and
+  # fixed program; repair.resume_repair scores only the rows whose broken program does not parse (repair/lastmile.py)
   python -m data.minicode --split eval --num "$CF_TEST" --seed 11 --asserts --out "$RUN/cf_eval_prompts.jsonl"
   python -m repair.synthesize --model "$SFT" --prompts "$RUN/cf_eval_prompts.jsonl" --out "$RUN/cf_test_diffusion.jsonl" \
     --num-samples "$CF_TEST" --gen-length "$GEN" --steps "$GEN" --block-length "$GEN" --temperature 1.0 \

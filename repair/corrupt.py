@@ -5,6 +5,8 @@
 Each pair applies one random rule to a program that parses: delete or duplicate a bracket, drop a colon, mis-indent
 a line, swap an operator, rename a variable use. Deterministic for a seed. Input jsonl rows need a `code` or `fixed`
 field (or prompt + canonical_solution, as problem files have); "embedded" uses the local-corpus functions (prompt + completion).
+A row's `tests` (problem files written with --asserts have them) travel with its pairs, for repair.resume_repair's
+execution match.
 """
 
 from __future__ import annotations
@@ -87,34 +89,36 @@ RULES: dict[str, Callable[[str, random.Random], str | None]] = {
 }
 
 
-def load_programs(source: str) -> list[str]:
+def load_programs(source: str) -> list[tuple[str, list[str] | None]]:
+    """(program, its tests or None) for each input program that parses."""
     if source == "embedded":
         from data.local_corpus import build_local_corpus
 
-        programs = [e.prompt + e.completion for e in build_local_corpus(max_examples=2000, max_chars=1500)]
+        programs = [(e.prompt + e.completion, None) for e in build_local_corpus(max_examples=2000, max_chars=1500)]
     else:
         # pair files (fixed), code files (code), or problem files: prompt + canonical_solution (e.g. data.minicode)
-        programs = [r.get("code") or r.get("fixed") or (r.get("prompt", "") + r.get("canonical_solution", ""))
+        programs = [(r.get("code") or r.get("fixed") or (r.get("prompt", "") + r.get("canonical_solution", "")),
+                     r.get("tests") or None)
                     for r in read_pairs(source, (("code", "fixed", "canonical_solution"),), "input file")]
-    programs = [p for p in programs if p and parse_error(p) is None]
+    programs = [(p, tests) for p, tests in programs if p and parse_error(p) is None]
     if not programs:
         raise UsageError(f"no program in {source} parses; --input needs real code (a `code` or `fixed` field per row, "
                          "or prompt + canonical_solution)")
     return programs
 
 
-def corrupt(programs: list[str], num_samples: int, seed: int) -> list:
+def corrupt(programs: list[tuple[str, list[str] | None]], num_samples: int, seed: int) -> list:
     rng = random.Random(seed)
     pairs, seen, attempts = [], set(), 0
     with tqdm(total=num_samples, desc="corrupt") as bar:
         while len(pairs) < num_samples and attempts < 20 * num_samples:
             attempts += 1
-            fixed, rule = rng.choice(programs), rng.choice(sorted(RULES))
+            (fixed, tests), rule = rng.choice(programs), rng.choice(sorted(RULES))
             broken = RULES[rule](fixed, rng)
             if broken is None or broken == fixed or (broken, fixed) in seen:
                 continue
             seen.add((broken, fixed))
-            pairs.append(make_pair(broken, fixed, None, {"rule": rule, "seed": seed}))
+            pairs.append(make_pair(broken, fixed, None, {"rule": rule, "seed": seed}, tests))
             bar.update(1)
     return pairs
 

@@ -39,6 +39,7 @@ class RepairPair:
     broken_parses: bool
     error: str | None
     provenance: dict = field(default_factory=dict)
+    tests: list[str] | None = None  # the problem's assert tests, when it has any (execution match in resume_repair)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -63,9 +64,10 @@ def parse_error(code: str) -> str | None:
         return str(e)
 
 
-def make_pair(broken: str, fixed: str, t: float | None, provenance: dict) -> RepairPair:
+def make_pair(broken: str, fixed: str, t: float | None, provenance: dict,
+              tests: list[str] | None = None) -> RepairPair:
     error = parse_error(broken)
-    return RepairPair(broken, fixed, t, token_edit_distance(broken, fixed), error is None, error, provenance)
+    return RepairPair(broken, fixed, t, token_edit_distance(broken, fixed), error is None, error, provenance, tests)
 
 
 @dataclass

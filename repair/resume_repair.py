@@ -5,22 +5,26 @@ diffusion model denoise it, k samples per noise level.
         [--noise-levels 0.1,0.2,...,0.9] [--mode uniform|error-region] [--window 1] [--spare-slots 1]
         [--samples 5] [--temperature 1.0] [--steps 32] [--seed 0] [--prompt-template 'Fix...{broken}...']
 
-For each broken program (input rows need `broken`; `tests` are used when present), each noise level t and each of
-k samples: draw which tokens to remask (a fraction t of the program's tokens, or of the tokens within +-window lines
-of the parser's error line with --mode error-region; uniform when it parses), insert `--spare-slots` masked slots
-after every remasked run, infill them at `--temperature` (all other tokens fixed) and decode. Masked diffusion keeps
-the length fixed: without spare slots a repair could substitute and delete (a slot filled with EOS vanishes when
-decoding) but never insert the missing ':' or ')' of a last-mile error. Each sample draws its own noise positions
-(CodeFusion's diversity comes from its noise) and its own sampling noise.
+The test set is the input's syntactically invalid rows only (repair/lastmile.py: rows whose `broken` parses are
+dropped and counted; `fixed` and `tests` are used when present). For each, each noise level t and each of k samples:
+draw which tokens to remask (a fraction t of the program's tokens, or of the tokens within +-window lines of the
+parser's error line with --mode error-region), insert `--spare-slots` masked slots after every remasked run, infill
+them at `--temperature` (all other tokens fixed) and decode. Masked diffusion keeps the length fixed: without spare
+slots a repair could substitute and delete (a slot filled with EOS vanishes when decoding) but never insert the
+missing ':' or ')' of a last-mile error. Each sample draws its own noise positions (CodeFusion's diversity comes from
+its noise) and its own sampling noise.
 
-A candidate succeeds by the last-mile criterion (BIFI): it parses and 0 < token edit distance(broken, candidate) <= 4,
-and passes the row's tests when it has any. With n = k samples per level and c_l successes at level l:
+Each candidate is scored as the paper scores repairs (repair/lastmile.py, definitions quoted there): execution match
+(parses and passes the row's tests in the sandbox) over the rows with tests, sketch match (parses and equals the
+known fixed program up to names and literals) over the rows with `fixed`, and, labelled as the old criterion, BIFI's
+last-mile check (parses, 0 < token edit distance <= 4, and the tests when present) over all rows. Per metric, with
+n = k samples per level and c_l matches at level l:
 - per level: pass@k = 1 - C(n - c_l, k) / C(n, k) (the unbiased estimator), averaged over programs;
 - pooled over levels, as the paper's Table 3 (whose pass@1 equals Table 1's any%): k samples at EVERY level, success
   if any succeeds: pass@k = 1 - prod_l C(n - c_l, k) / C(n, k);
 - any% = pooled pass@1; best% = the single best global level's pass@1; vote% = the most frequent candidate across
-  levels (exact string) succeeds, one vote per sample index j over the levels' j-th samples, averaged over j.
-Writes one row per program and OUT.summary.json (with the settings).
+  levels (exact string) matches, one vote per sample index j over the levels' j-th samples, averaged over j.
+Writes one row per program and OUT.summary.json (the test-set counts, each metric with its n, the settings).
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ from tqdm import tqdm
 
 from data.tokenize import line_token_positions
 from data.usage import UsageError, check_options, number_list, run_cli
-from repair.pairs import parse_error, read_pairs, token_edit_distance
+from repair.lastmile import MAX_EDIT, METRICS, invalid_only, score
+from repair.pairs import read_pairs
 
-MAX_EDIT = 4
 KS = (1, 3, 5)  # the paper's pass@1 / @3 / @5
 
 
@@ -114,22 +118,6 @@ def repair_one(loaded, broken: str, levels: list[float], args) -> list[list[str]
     return out
 
 
-def successes(broken: str, candidates: list[str], tests: list[str] | None) -> list[bool]:
-    """The last-mile criterion for each candidate; tests (when given) run only for those that pass it."""
-    ok = [parse_error(c) is None and 0 < token_edit_distance(broken, c) <= MAX_EDIT for c in candidates]
-    if tests:
-        from repair.execution.scoring import pass_fractions
-
-        run = sorted({c for c, o in zip(candidates, ok) if o})
-        passed = dict(zip(run, (f == 1.0 for f in pass_fractions(run, [tests] * len(run), 2.0, 10.0, 1))))
-        ok = [o and passed[c] for c, o in zip(candidates, ok)]
-    return ok
-
-
-def success(broken: str, candidate: str, tests: list[str] | None) -> bool:
-    return successes(broken, [candidate], tests)[0]
-
-
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k from n samples with c correct (Chen et al. 2021): 1 - C(n - c, k) / C(n, k)."""
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
@@ -142,37 +130,56 @@ def _vote(candidates: list[list[str]], success: list[list[bool]], j: int) -> boo
     return success[column.index(winner)][j]
 
 
-def pooled(rows: list[dict], levels: list[float], ks: tuple[int, ...] = KS) -> dict:
-    """Per-level and pooled pass@k, any% / best% / vote% (see the module docstring) from rows with
-    candidates[level][sample] and success[level][sample]."""
-    n_prog = max(len(rows), 1)
-    n = len(rows[0]["success"][0]) if rows else 0
+def pooled(rows: list[dict], levels: list[float], key: str, ks: tuple[int, ...] = KS) -> dict:
+    """Per-level and pooled pass@k, any% / best% / vote% (see the module docstring) of one metric, from rows with
+    candidates[level][sample] and row[key][level][sample]; rows where row[key] is None (not scorable) are left out,
+    and `programs` counts the rest. Without programs the rates are None, never 0."""
+    rows = [r for r in rows if r.get(key) is not None]
+    if not rows:
+        return {"programs": 0, "samples_per_level": 0, "per_level": {}, "pooled": {}, "any": None, "best": None,
+                "best_level": None, "vote": None}
+    n_prog, n = len(rows), len(rows[0][key][0])
     ks = tuple(k for k in ks if k <= n)  # pass@k needs k <= n samples
-    counts = [[sum(level) for level in r["success"]] for r in rows]  # [programs][levels]
+    counts = [[sum(level) for level in r[key]] for r in rows]  # [programs][levels]
     per_level = {str(t): {f"pass@{k}": sum(pass_at_k(n, c[j], k) for c in counts) / n_prog for k in ks}
                  for j, t in enumerate(levels)}
     pass_k = {f"pass@{k}": sum(1.0 - math.prod(math.comb(n - cl, k) / math.comb(n, k) for cl in c)
                                for c in counts) / n_prog for k in ks}
-    votes = [sum(_vote(r["candidates"], r["success"], j) for j in range(n)) / max(n, 1) for r in rows]
+    votes = [sum(_vote(r["candidates"], r[key], j) for j in range(n)) / max(n, 1) for r in rows]
     best_level = max(per_level, key=lambda t: per_level[t]["pass@1"]) if per_level and 1 in ks else None
     return {
-        "programs": len(rows), "samples_per_level": n, "per_level": per_level, "pooled": pass_k,
+        "programs": n_prog, "samples_per_level": n, "per_level": per_level, "pooled": pass_k,
         "any": pass_k.get("pass@1", 0.0),
         "best": per_level[best_level]["pass@1"] if best_level else 0.0, "best_level": best_level,
         "vote": sum(votes) / n_prog,
     }
 
 
+LABELS = {"execution_match": "execution match (parses, passes the tests)",
+          "sketch_match": "sketch match (= fixed up to names and literals)",
+          "last_mile_old": f"old last-mile criterion (BIFI: parses, 0 < token edit distance <= {MAX_EDIT}, tests)"}
+
+
 def _print(summary: dict) -> None:
-    levels = list(summary["per_level"])
-    print("noise level   " + "  ".join(f"{t:>5}" for t in levels))
-    for key in summary["pooled"]:
-        print(f"{key:<8} %    " + "  ".join(f"{100 * summary['per_level'][t][key]:>5.1f}" for t in levels))
-    print(f"pooled over levels: any {100 * summary['any']:.1f}%  best {100 * summary['best']:.1f}% "
-          f"(t = {summary['best_level']})  vote {100 * summary['vote']:.1f}%  | "
-          + "  ".join(f"{k} {100 * v:.1f}%" for k, v in summary["pooled"].items())
-          + f"  of {summary['programs']} programs, {summary['samples_per_level']} samples per level "
-          f"(last-mile: parses, 0 < token edit distance <= {MAX_EDIT})")
+    t = summary["test_set"]
+    print(f"test set: {t['programs']} syntactically invalid programs of {t['input_rows']} rows "
+          f"({t['dropped_parseable']} dropped: they parse); {t['no_tests']} without tests (no execution match), "
+          f"{t['no_fixed']} without a fixed program that parses (no sketch match)")
+    for metric in METRICS:
+        m = summary[metric]
+        if not m["programs"]:
+            print(f"{LABELS[metric]}: no program to score")
+            continue
+        levels = list(m["per_level"])
+        print(f"{LABELS[metric]}, {m['programs']} programs, {m['samples_per_level']} samples per level")
+        print("  noise level   " + "  ".join(f"{lv:>5}" for lv in levels))
+        for key in m["pooled"]:
+            print(f"  {key:<8} %    " + "  ".join(f"{100 * m['per_level'][lv][key]:>5.1f}" for lv in levels))
+        print(f"  pooled over levels: any {100 * m['any']:.1f}%  best {100 * m['best']:.1f}% "
+              f"(t = {m['best_level']})  vote {100 * m['vote']:.1f}%  | "
+              + "  ".join(f"{k} {100 * v:.1f}%" for k, v in m["pooled"].items()))
+
+
 def noise_levels(args) -> list[float]:
     check_options(args, positive=("steps", "limit"), non_negative=("window",))
     levels = number_list(args.noise_levels, "--noise-levels", float)
@@ -181,10 +188,10 @@ def noise_levels(args) -> list[float]:
     return levels
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True)
-    p.add_argument("--input", required=True)
+    p.add_argument("--input", required=True, help="jsonl rows with `broken` (+ `fixed`, `tests` when known)")
     p.add_argument("--out", required=True)
     p.add_argument("--noise-levels", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9")
     p.add_argument("--mode", choices=["uniform", "error-region"], default="uniform")
@@ -193,29 +200,42 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--samples", type=int, default=5, help="k samples per noise level (pass@1/3/5 need 5)")
     p.add_argument("--temperature", type=float, default=1.0, help="> 0: samples differ (1.0: the model's own law)")
     p.add_argument("--steps", type=int, default=32)
-    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--limit", type=int, default=None, help="only the first N input rows (before the filter)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument("--prompt-template", default="",
                    help="condition on this prompt ({broken} = the program), as a repair-SFT model was trained")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def repair_row(loaded, row: dict, levels: list[float], args) -> dict:
+    """One test-set row -> its candidates[level][sample] and, per metric, matches[level][sample] (None: unscorable)."""
+    candidates = repair_one(loaded, row["broken"], levels, args)
+    scores = score(row["broken"], [c for level in candidates for c in level], row.get("fixed"), row.get("tests"))
+    k = args.samples
+    out = {"broken": row["broken"], "fixed": row.get("fixed"), "candidates": candidates}
+    for metric, flat in scores.items():
+        out[metric] = None if flat is None else [flat[i * k : (i + 1) * k] for i in range(len(levels))]
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
     from inference.loading import load_model
 
     levels = noise_levels(args)
     inputs = read_pairs(args.input, ("broken",), "input file")[: args.limit]  # bad input stops before the model loads
+    test_set, counts = invalid_only(inputs)
     loaded = load_model(args.model, device=args.device)
-    rows = []
-    for row in tqdm(inputs, desc="resume-repair"):
-        candidates = repair_one(loaded, row["broken"], levels, args)
-        flat = successes(row["broken"], [c for level in candidates for c in level], row.get("tests"))
-        ok = [flat[i * args.samples : (i + 1) * args.samples] for i in range(len(levels))]
-        rows.append({"broken": row["broken"], "candidates": candidates, "success": ok})
+    rows = [repair_row(loaded, row, levels, args) for row in tqdm(test_set, desc="resume-repair")]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    summary = pooled(rows, levels)
-    summary["settings"] = {k: getattr(args, k) for k in ("mode", "window", "spare_slots", "samples", "temperature",
-                                                         "steps", "seed")}
+    summary = {"test_set": counts, "programs": len(rows), "noise_levels": levels,
+               **{metric: pooled(rows, levels, metric) for metric in METRICS}}
+    summary["settings"] = {k: getattr(args, k) for k in ("input", "mode", "window", "spare_slots", "samples",
+                                                         "temperature", "steps", "seed", "limit", "prompt_template")}
+    summary["settings"]["max_edit_old_criterion"] = MAX_EDIT
     Path(str(out) + ".summary.json").write_text(json.dumps(summary, indent=2))
     _print(summary)
     return summary

@@ -10,8 +10,9 @@ deduplicate. Programs are prompt + completion (cut at the first stop or pad toke
 and no duplicates; the paper's quality filters are opt-in, because a random tiny model never writes a correct program:
 --require-fixed-parses (c_0 parses) and --check-tests (c_0 passes the prompt's tests when it has any; the `tiny`
 prompts do). Use both with a real model. --last-mile keeps only c_t that fail to parse within --max-edit-distance. Rows are appended as they are made, and a rerun with the same
-seed skips the samples already done (resumable). Writes OUT (jsonl, `datasets.load_dataset("json", ...)` reads it)
-and OUT.stats.json, and prints the statistics table.
+seed skips the samples already done (resumable). Writes OUT (jsonl, `datasets.load_dataset("json", ...)` reads it;
+each row carries its prompt's `tests`, null without, for repair.resume_repair's execution match) and OUT.stats.json,
+and prints the statistics table.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def synthesize_one(loaded, row: dict, sample: int, args, filt: PairFilter) -> tu
     fixed = decode(out.sequences[0, ids.shape[1] :])
     pair = make_pair(decode(trajectory[step]), fixed, (step + 1) / len(trajectory),
                      {"prompt_id": row["id"], "seed": args.seed, "sample": sample, "step": step + 1,
-                      "steps": len(trajectory), "model": str(args.model)})
+                      "steps": len(trajectory), "model": str(args.model)}, row["tests"])
     reason = keep(pair, filt)
     if reason is None and args.check_tests:
         reason = keep(pair, filt, passes_tests(fixed, row["tests"]))

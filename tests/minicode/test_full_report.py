@@ -26,3 +26,29 @@ def test_full_recipe_table_reads_sft_metrics_and_eval_results(tmp_path):
     assert abs(binomial_halfwidth(87.5, 200) - 4.583) < 1e-3
     assert full_recipe_table(tmp_path)[-1] == ("| 4000 | 0.0017 | 15500 | 87.5 (± 4.6, n=200) "
                                                "| 89.5 (± 4.2, n=200) | 99.4 |")
+
+
+def _metric(programs: int, any_: float) -> dict:
+    return {"programs": programs, "samples_per_level": 5, "per_level": {}, "any": any_, "best": any_ / 2,
+            "best_level": "0.3", "vote": any_ / 4, "pooled": {"pass@1": any_, "pass@3": 0.5, "pass@5": 0.6}}
+
+
+def test_codefusion_table_shows_execution_and_sketch_match_on_invalid_programs_with_n(tmp_path):
+    from minicode.full_report import codefusion_table
+
+    assert codefusion_table(tmp_path)[2] == "| SFT model (no repair training) | diffusion | not run | | | | |"
+    summary = {"test_set": {"input_rows": 60, "dropped_parseable": 22, "programs": 38, "no_fixed": 0, "no_tests": 3},
+               "programs": 38, "execution_match": _metric(35, 0.4), "sketch_match": _metric(38, 0.2),
+               "last_mile_old": _metric(38, 0.1)}
+    (tmp_path / "cf_resume_sft_on_rule.jsonl.summary.json").write_text(json.dumps(summary))
+    (tmp_path / "cf_resume_sft_on_diffusion.jsonl.summary.json").write_text(json.dumps({"any": 0.1, "programs": 6}))
+    lines = codefusion_table(tmp_path)
+    assert "execution match" in lines[0] and "sketch match" in lines[0] and "old criterion" in lines[0]
+    assert lines[2] == "| SFT model (no repair training) | diffusion | old summary: rerun the stage | | | | |"
+    # 95% half-width of 40% on 35 programs: 1.96 * sqrt(0.4 * 0.6 / 35) = 16.2 points
+    assert lines[3] == ("| SFT model (no repair training) | rule: 38 of 60 (22) | 40.0 (± 16.2) / 20.0 / 10.0 (n=35) "
+                        "| 40.0 / 50.0 / 60.0 | 20.0 (± 12.7) / 10.0 / 5.0 (n=38) | 20.0 / 50.0 / 60.0 | 10.0 (n=38) |")
+    summary["execution_match"] = _metric(0, 0.0) | {"any": None}
+    (tmp_path / "cf_resume_sft_on_rule.jsonl.summary.json").write_text(json.dumps(summary))
+    assert "| no scorable program (n=0) |  |" in codefusion_table(tmp_path)[3]
+    assert lines[-1].startswith("| paper: CodeFusion")
