@@ -55,12 +55,35 @@ def eval_figures(out: Path) -> dict | None:
     return figures
 
 
+def paired_gain(before_out: Path, after_out: Path, strategy: str = "no-repair") -> dict | None:
+    """pass@1 % of `strategy` in two repair.evaluate runs on the same problems and seeds, its change in points and
+    the exact McNemar test on the discordant problems pooled over the seeds both ran (b: passes after only)."""
+    from repair.report import mcnemar, pooled_discordant
+    from repair.run_files import load_runs
+
+    runs = {("before", seed): rows for (s, seed), rows in load_runs(before_out).items() if s == strategy}
+    runs.update({("after", seed): rows for (s, seed), rows in load_runs(after_out).items() if s == strategy})
+    b, c, seeds = pooled_discordant(runs, "before", reference="after")
+    if not seeds:
+        return None
+    rates = {}
+    for name in ("before", "after"):
+        rows = [r for seed in seeds for r in runs[(name, seed)]]
+        rates[name] = round(100 * sum(bool(r["passed"]) for r in rows) / len(rows), 2)
+    m = mcnemar(b, c)
+    return {**rates, "change_points": round(rates["after"] - rates["before"], 2), "problems": len(runs[("after", seeds[0])]),
+            "seeds": seeds, "b": b, "c": c, "p_exact": m.p_exact}
+
+
 def rl_figures(run_dir: Path, window: int = 3) -> dict | None:
     rows = [r for r in read_metrics(run_dir / "metrics.jsonl") if "reward" in r]
     if not rows:
         return None
     first, last = rows[:window], rows[-window:]
+    probes = [r["probe/reward"] for r in read_metrics(run_dir / "metrics.jsonl") if "probe/reward" in r]
     return {"steps": rows[-1]["step"], "reward_first": round(statistics.fmean(r["reward"] for r in first), 4),
             "reward_last": round(statistics.fmean(r["reward"] for r in last), 4),
+            "probe_first": round(probes[0], 4) if probes else None,
+            "probe_last": round(probes[-1], 4) if probes else None,
             "seconds_per_step_median": round(statistics.median(
                 sum(v for k, v in r.items() if k.startswith("time/")) for r in rows), 2)}

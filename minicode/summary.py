@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from minicode.figures import eval_figures, read_json, rl_figures, sft_figures, stage_seconds
+from minicode.figures import eval_figures, paired_gain, read_json, rl_figures, sft_figures, stage_seconds
 
 
 def summary(run: Path, sft_model: str, rl_model: str, evaluate_args: list[str]) -> dict:
@@ -17,6 +17,7 @@ def summary(run: Path, sft_model: str, rl_model: str, evaluate_args: list[str]) 
         "sft": sft_figures(run / "sft"),
         "eval": eval_figures(run / "eval"),
         "rl": rl_figures(run / "rl"), "eval_after_rl": eval_figures(run / "eval-rl"),
+        "rl_gain": paired_gain(run / "eval", run / "eval-rl") if (run / "eval-rl").exists() else None,
         "synthesis": None if pairs is None else {k: pairs.get(k) for k in
                                                  ("pairs", "this_run", "diversity_fixed_ngram_jaccard",
                                                   "diversity_broken_ngram_jaccard", "complexity_edit_distance",
@@ -40,10 +41,13 @@ def print_headline(s: dict) -> None:
         print(f"  {name:>22}: pass@1 {e['pass@1']:5.1f}% of {e['problems']} held-out problems, "
               f"NFE {e['nfe_per_problem']}")
     if rl:
-        after = (s.get("eval_after_rl") or {}).get("no-repair", {}).get("pass@1")
-        same_sampler = (s["fast_modes"].get("threshold") or {}).get("pass@1")
-        print(f"  coupled-GRPO: {rl['steps']} steps, reward {rl['reward_first']} -> {rl['reward_last']}, "
-              f"no-repair pass@1 after RL {after}% (threshold 0.9 sampler; the SFT model with it: {same_sampler}%)")
+        print(f"  coupled-GRPO: {rl['steps']} steps, probe reward {rl.get('probe_first')} -> {rl.get('probe_last')} "
+              f"(the probe: held-out rl prompts, greedy)")
+    gain = s.get("rl_gain")
+    if gain:
+        print(f"  held-out no-repair pass@1, plain sampler, the same {gain['problems']} problems: SFT model "
+              f"{gain['before']}% -> RL model {gain['after']}% ({gain['change_points']:+.1f} points; McNemar b = "
+              f"{gain['b']}, c = {gain['c']}, p = {gain['p_exact']:.3g})")
     if s.get("synthesis"):
         print(f"  synthesis: {s['synthesis']['pairs']} repair pairs kept")
     for name, e in s["fast_modes"].items():
