@@ -6,8 +6,9 @@
 #              schedule (the main job's SFT is the uniform row); no-repair pass@1 of each on the eval problems
 #   Trace      repair.evaluate on the uniform model: no-repair, global-low-confidence, best-of-2, trace-guided and
 #              the ablations (+ core-reimpl when the registry has it): Tables 1-3, McNemar, localization, edit distance
-#   DiffuCoder coupled (2 passes) vs independent (2 passes) vs d1 (1 pass, by construction) GRPO from the uniform
-#              model, same steps and rollouts budget: reward curves, held-out pass@1 after RL
+#   DiffuCoder coupled vs independent vs d1 GRPO from the uniform model with the main job's RL recipe, 2 forward
+#              passes per estimate each (d1: two one-pass estimates averaged), 2 seeds: probe and reward curves,
+#              held-out no-repair pass@1 after RL paired against the SFT model (McNemar)
 #   CodeFusion repair SFT of the uniform model on diffusion-synthesized pairs vs rule-based pairs (repair.corrupt),
 #              then noise-and-resume repair of held-out broken programs (eval problems) with each model: only
 #              those that do not parse are scored (the others are dropped and counted), by execution match (the
@@ -45,13 +46,17 @@ trace() {
     --strategies "no-repair,global-low-confidence,best-of-2,trace-guided,ablations$extra" --out "$RUN/eval"
 }
 estimators() {
-  for spec in coupled:2 independent:2 d1:1; do
+  # the RL recipe (configs/rl/minicode.yaml) with each estimator at the same 2 forward passes per estimate (d1: two
+  # one-pass estimates averaged), the main job's RL steps, two seeds (rollout, mask and data order) each
+  for spec in coupled:2 independent:2 d1:2; do
     local name=${spec%%:*} passes=${spec##*:}
-    "${DEEPSPEED[@]}" rl/grpo.py --config configs/rl/minicode.yaml model="$SFT" \
-      output_dir="$RUN/rl-$name" estimator.name="$name" estimator.passes="$passes" max_steps=20 \
-      run_name="minicode-grpo-$name" "${RL_ARGS[@]}"
-    python -m repair.evaluate --model "$RUN/rl-$name/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair \
-      --out "$RUN/eval-rl-$name"
+    for seed in 0 1; do
+      "${DEEPSPEED[@]}" rl/grpo.py --config configs/rl/minicode.yaml model="$SFT" seed="$seed" \
+        output_dir="$RUN/rl-$name-s$seed" estimator.name="$name" estimator.passes="$passes" \
+        run_name="minicode-grpo-$name-s$seed" "${RL_ARGS[@]}"
+      python -m repair.evaluate --model "$RUN/rl-$name-s$seed/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair \
+        --out "$RUN/eval-rl-$name-s$seed"
+    done
   done
 }
 codefusion() {

@@ -13,6 +13,7 @@ from pathlib import Path
 from minicode.figures import (
     MAIN_STAGES,
     eval_figures,
+    paired_gain,
     read_json,
     read_metrics,
     rl_figures,
@@ -72,36 +73,50 @@ def full_recipe_table(run: Path) -> list[str]:
                     f"| {cells[1]} | {nfe} |"]
 
 
+ESTIMATORS = (("coupled", 2), ("independent", 2), ("d1", 2))  # minicode/full.sh: name, forward passes per estimate
+RL_SEEDS = (0, 1)
+
+
 def estimator_table(run: Path) -> tuple[list[str], dict[str, list[dict]]]:
-    before = _pass(eval_figures(run / "eval"))
-    lines = ["| estimator | forward passes per estimate | RL steps | reward first 3 -> last 3 steps | "
-             "no-repair pass@1 % before -> after RL |", "|---|---|---|---|---|"]
+    """Per estimator and seed: probe reward first -> last (greedy, held-out rl prompts), and held-out no-repair pass@1
+    of the RL model paired against the SFT model on the same problems (McNemar b / c / p)."""
+    lines = ["| estimator | passes | seed | RL steps | probe reward start -> end | no-repair pass@1 % SFT -> RL "
+             "(change) | McNemar b / c, p |", "|---|---|---|---|---|---|---|"]
     curves = {}
-    for name, passes in (("coupled", 2), ("independent", 2), ("d1", 1)):
-        rl, after = rl_figures(run / f"rl-{name}"), _pass(eval_figures(run / f"eval-rl-{name}"))
-        curves[name] = [r for r in read_metrics(run / f"rl-{name}" / "metrics.jsonl") if "reward" in r]
-        if rl is None:
-            lines.append(f"| {name} | {passes} | not run | | |")
-            continue
-        lines.append(f"| {name} | {passes} | {rl['steps']} | {rl['reward_first']} -> {rl['reward_last']} | "
-                     f"{before[0] if before else '?'} -> {after[0] if after else '?'} |")
+    for name, passes in ESTIMATORS:
+        for seed in RL_SEEDS:
+            tag = f"{name}-s{seed}"
+            rl = rl_figures(run / f"rl-{tag}")
+            curves[tag] = read_metrics(run / f"rl-{tag}" / "metrics.jsonl")
+            gain = paired_gain(run / "eval", run / f"eval-rl-{tag}") if (run / f"eval-rl-{tag}").exists() else None
+            if rl is None:
+                lines.append(f"| {name} | {passes} | {seed} | not run | | | |")
+                continue
+            cells = (f"{gain['before']} -> {gain['after']} ({gain['change_points']:+.1f})",
+                     f"{gain['b']} / {gain['c']}, {gain['p_exact']:.3g}") if gain else ("not evaluated", "")
+            lines.append(f"| {name} | {passes} | {seed} | {rl['steps']} | {rl['probe_first']} -> {rl['probe_last']} "
+                         f"| {cells[0]} | {cells[1]} |")
     return lines, curves
 
 
 def reward_figure(curves: dict[str, list[dict]], path: Path) -> None:
+    """Training reward (noisy: new prompts every step) and probe reward (fixed held-out prompts) per run."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for name, rows in curves.items():
-        if rows:
-            ax.plot([r["step"] for r in rows], [r["reward"] for r in rows], label=name)
-    ax.set_xlabel("RL step")
-    ax.set_ylabel("mean reward (code x2 + format x0.5)")
-    ax.set_title("coupled-GRPO estimators on minicode rl prompts")
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for tag, rows in curves.items():
+        style = "-" if tag.endswith("s0") else "--"
+        for ax, key in zip(axes, ("reward", "probe/reward")):
+            points = [(r["step"], r[key]) for r in rows if key in r]
+            if points:
+                ax.plot(*zip(*points), style, label=tag)
+    axes[0].set(xlabel="RL step", ylabel="mean reward (code x2 + format x0.5)", title="training reward")
+    axes[1].set(xlabel="RL step", ylabel="probe reward", title="probe: held-out rl prompts, greedy")
+    for ax in axes:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -71,10 +71,13 @@ def draw_coupled(completion_mask: torch.Tensor, generator: torch.Generator | Non
 
 
 def draw_d1(completion_mask: torch.Tensor, prompt_len: int, generator: torch.Generator | None = None,
-            p_mask_prompt: float = 0.15) -> MaskDraw:
+            p_mask_prompt: float = 0.15, passes: int = 1) -> MaskDraw:
+    """d1's one-pass estimate (passes = 1), or the mean of `passes` of them with independent prompt masks: d1 at the
+    forward-pass budget of another estimator (an equal-compute comparison)."""
     N, dev = completion_mask.shape[0], completion_mask.device
-    prompt_masks = _uniform((1, N, prompt_len), generator, dev) < p_mask_prompt
-    return MaskDraw(completion_mask[None].clone(), prompt_masks, torch.ones(1, N, device=dev), 1.0)
+    prompt_masks = _uniform((passes, N, prompt_len), generator, dev) < p_mask_prompt  # [K, N, P]
+    return MaskDraw(completion_mask.expand(passes, N, -1).clone(), prompt_masks, torch.ones(passes, N, device=dev),
+                    1.0 / passes)
 
 
 def draw_independent(completion_mask: torch.Tensor, generator: torch.Generator | None = None, passes: int = 2,
@@ -121,17 +124,20 @@ def estimate_logps(logits_fn: LogitsFn, prompt_ids: torch.Tensor, completion_ids
 @dataclass
 class EstimatorConfig:
     name: str = "coupled"  # per-token log-prob estimator: coupled (DiffuCoder) | d1 | independent
-    passes: int = 3  # coupled: 2 (complementary pair) or 3 (+ fully masked, the reference formula); independent: K
+    # forward passes: coupled 2 (complementary pair) or 3 (+ fully masked, the reference formula); independent: K
+    # draws; d1: K one-pass estimates averaged. None: each estimator's own default (coupled 3, independent 3, d1 1)
+    passes: int | None = None
     weighted: bool = True  # coupled: weight pass scores by 1/t and 1/(1-t)
     t_min: float = 0.2  # coupled / independent: masking rate t ~ U(t_min, t_max)
     t_max: float = 0.8  # upper end of the masking rate
     p_mask_prompt: float = 0.15  # d1: rate at which prompt tokens are masked
 
 
+DEFAULT_PASSES = {"coupled": 3, "independent": 3, "d1": 1}
 DRAWS = {
-    "coupled": lambda c, cm, plen, g: draw_coupled(cm, g, c.t_min, c.t_max, c.passes, c.weighted),
-    "d1": lambda c, cm, plen, g: draw_d1(cm, plen, g, c.p_mask_prompt),
-    "independent": lambda c, cm, plen, g: draw_independent(cm, g, c.passes, c.t_min, c.t_max),
+    "coupled": lambda c, cm, plen, g, k: draw_coupled(cm, g, c.t_min, c.t_max, k, c.weighted),
+    "d1": lambda c, cm, plen, g, k: draw_d1(cm, plen, g, c.p_mask_prompt, k),
+    "independent": lambda c, cm, plen, g, k: draw_independent(cm, g, k, c.t_min, c.t_max),
 }
 
 
@@ -140,4 +146,7 @@ def draw_masks(cfg: EstimatorConfig, completion_mask: torch.Tensor, prompt_len: 
     """The stored mask draw for a batch of rollouts, by estimator name."""
     if cfg.name not in DRAWS:
         raise ValueError(f"estimator must be one of {sorted(DRAWS)}, got {cfg.name!r}")
-    return DRAWS[cfg.name](cfg, completion_mask, prompt_len, generator)
+    passes = cfg.passes if cfg.passes is not None else DEFAULT_PASSES[cfg.name]
+    if passes < 1:
+        raise ValueError(f"estimator passes must be >= 1, got {passes}")
+    return DRAWS[cfg.name](cfg, completion_mask, prompt_len, generator, passes)

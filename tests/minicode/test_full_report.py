@@ -52,3 +52,24 @@ def test_codefusion_table_shows_execution_and_sketch_match_on_invalid_programs_w
     (tmp_path / "cf_resume_sft_on_rule.jsonl.summary.json").write_text(json.dumps(summary))
     assert "| no scorable program (n=0) |  |" in codefusion_table(tmp_path)[3]
     assert lines[-1].startswith("| paper: CodeFusion")
+
+
+def test_estimator_table_pairs_each_rl_model_with_the_sft_model(tmp_path):
+    from minicode.full_report import estimator_table
+
+    def write_runs(out, passed):
+        path = out / "runs" / "no-repair.seed0.jsonl"
+        path.parent.mkdir(parents=True)
+        path.write_text("".join(json.dumps({"task_id": f"t{i}", "passed": p}) + "\n" for i, p in enumerate(passed)))
+
+    lines, _ = estimator_table(tmp_path)
+    assert lines[2] == "| coupled | 2 | 0 | not run | | | |" and len(lines) == 2 + 6  # 3 estimators x 2 seeds
+    write_runs(tmp_path / "eval", [True, False, False, False])
+    write_runs(tmp_path / "eval-rl-d1-s1", [True, True, True, False])
+    rl = tmp_path / "rl-d1-s1"
+    rl.mkdir()
+    rows = [{"step": 0, "probe/reward": 1.5}, {"step": 1, "reward": 1.2}, {"step": 2, "reward": 1.4, "probe/reward": 1.7}]
+    (rl / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines, curves = estimator_table(tmp_path)
+    assert lines[-1] == "| d1 | 2 | 1 | 2 | 1.5 -> 1.7 | 25.0 -> 75.0 (+50.0) | 2 / 0, 0.5 |"
+    assert len(curves["d1-s1"]) == 3

@@ -65,6 +65,31 @@ def test_d1_and_independent_by_hand():
     assert math.isclose(s[n, i].item(), expected * LOGP_MASKED[2].item(), rel_tol=1e-5)
 
 
+def test_d1_at_k_passes_is_the_mean_of_k_one_pass_estimates():
+    """d1 at another estimator's forward-pass budget (issue 31 item 3): K one-pass d1 estimates, each with its own
+    prompt mask, averaged. A logits function that reads the prompt makes the prompt masks matter."""
+    from rl.estimators import EstimatorConfig, MaskDraw, draw_masks
+
+    prompt, completion, cmask, att = _batch()
+
+    def reads_prompt(ids, attention_mask):  # masked prompt tokens shift every completion row's logits
+        return toy_logits(ids, attention_mask) + (ids[:, :2] == MASK).sum(-1)[:, None, None] * torch.tensor(
+            [0.0, 0.5, 0.0, 0.0])
+
+    draw = draw_masks(EstimatorConfig(name="d1", passes=2, p_mask_prompt=0.5), cmask, 2, torch.Generator().manual_seed(4))
+    assert draw.prompt_masks.shape == (2, 2, 2) and draw.constant == 0.5
+    assert not torch.equal(draw.prompt_masks[0], draw.prompt_masks[1])
+    one = [MaskDraw(draw.completion_masks[k : k + 1], draw.prompt_masks[k : k + 1], draw.pass_weights[k : k + 1], 1.0)
+           for k in range(2)]
+    singles = [estimate_logps(reads_prompt, prompt, completion, att, d, MASK) for d in one]
+    torch.testing.assert_close(estimate_logps(reads_prompt, prompt, completion, att, draw, MASK),
+                               (singles[0] + singles[1]) / 2)
+    assert draw_masks(EstimatorConfig(name="d1"), cmask, 2).completion_masks.shape[0] == 1  # d1's own default
+    assert draw_masks(EstimatorConfig(name="coupled"), cmask, 2).completion_masks.shape[0] == 3
+    with pytest.raises(ValueError, match="passes"):
+        draw_masks(EstimatorConfig(name="independent", passes=0), cmask, 2)
+
+
 def test_same_draw_same_estimate():
     prompt, completion, cmask, att = _batch()
     draw = draw_coupled(cmask, torch.Generator().manual_seed(3))
