@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # minicode, the main job: a small diffusion model learns to write Python on this CPU, through the framework's own
-# entry points. `bash scripts/minicode.sh [RUN_DIR]` (default runs/minicode; ~25 minutes on 2 cores, SFT 18 of them):
+# entry points. `bash scripts/minicode.sh [RUN_DIR]` (default runs/minicode; ~38 minutes on 2 cores: SFT 18, RL 12):
 #   1. the small model (random LLaDA architecture, digit-splitting BPE that has seen minicode) + 200 fresh eval problems
 #   2. SFT from scratch (full fine-tune) on minicode `train` under deepspeed, 2 ranks
 #   3. repair.evaluate on `eval`: no-repair and trace-guided pass@1 on held-out tests, in the real sandbox
-#   4. coupled-GRPO from the SFT model on `rl` prompts (2 ranks), then pass@1 of the RL model
+#   4. coupled-GRPO from the SFT model on `rl` prompts (2 ranks), then the RL model's pass@1 on the same problems
 #   5. repair-pair synthesis from the SFT model's trajectories
 #   6. the fast sampler modes (Fast-dLLM threshold, + prefix cache): pass@1 and tokens/s
 # Every stage is resumable: a rerun skips what is done. Writes RUN_DIR/summary.json (and prints it).
