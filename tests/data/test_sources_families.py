@@ -16,7 +16,9 @@ def _family_of(prompt: str, specs) -> str:
 
 
 def test_families_filter_keeps_only_those_families_and_the_generator_order():
-    cfg = SourceConfig(name="minicode", split="train", max_examples=30, seed=3, families=["rle", "pad", "affine"])
+    cfg = SourceConfig(
+        name="minicode", split="train", max_examples=30, seed=3, families=["rle", "pad", "affine"]
+    )
     examples, stats = load_examples(cfg)
     specs = generate_specs("train", 30, 3, ["rle", "pad", "affine"])
     assert stats.kept == 30 and [e.prompt for e in examples] == [s.prompt for s in specs]
@@ -45,5 +47,8 @@ def test_sft_config_takes_a_families_list_and_the_cache_key_changes_with_it():
         def __len__(self):
             return self._n
 
-    keys = {_cache_key(SourceConfig(name="minicode", families=f), Tok(), 160, False, {}) for f in (None, ["rle"], ["pad"])}
+    keys = {
+        _cache_key(SourceConfig(name="minicode", families=f), Tok(), 160, False, {})
+        for f in (None, ["rle"], ["pad"])
+    }
     assert len(keys) == 3  # a run on other families never reuses the cached rows of another
