@@ -24,7 +24,16 @@ def pass_matrix(runs: list[list[dict]]) -> tuple[np.ndarray, list[str]]:
     """[S, N] passed (0/1) of S runs (rows with task_id, passed) over the task ids all of them hold, in sorted order."""
     common = sorted(set.intersection(*(set(r["task_id"] for r in rows) for rows in runs))) if runs else []
     table = [{r["task_id"]: bool(r["passed"]) for r in rows} for rows in runs]
-    return np.array([[t[k] for k in common] for t in table], dtype=np.float64).reshape(len(runs), len(common)), common
+    return np.array([[t[k] for k in common] for t in table], dtype=np.float64).reshape(
+        len(runs), len(common)
+    ), common
+
+
+def pass_matrices(*arms: list[list[dict]]) -> list[np.ndarray]:
+    """[S_k, N] passed of each arm (a list of runs), all on the task ids every run of every arm holds."""
+    runs = [rows for arm in arms for rows in arm]
+    common = set.intersection(*(set(r["task_id"] for r in rows) for rows in runs)) if runs else set()
+    return [pass_matrix([[r for r in rows if r["task_id"] in common] for rows in arm])[0] for arm in arms]
 
 
 def _indices(s: int, n: int, resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,8 +52,14 @@ def interval(m: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> dict:
     si, pi = _indices(s, n, resamples, seed)
     boot = 100 * _resampled_means(m, si, pi)
     lo, hi = np.percentile(boot, [2.5, 97.5])
-    return {"mean": 100 * float(m.mean()), "lo": float(lo), "hi": float(hi), "seeds": s, "problems": n,
-            "per_seed": [100 * float(x) for x in m.mean(1)]}
+    return {
+        "mean": 100 * float(m.mean()),
+        "lo": float(lo),
+        "hi": float(hi),
+        "seeds": s,
+        "problems": n,
+        "per_seed": [100 * float(x) for x in m.mean(1)],
+    }
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> dict:
@@ -61,8 +76,16 @@ def paired_difference(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, 
     lo, hi = np.percentile(boot, [2.5, 97.5])
     b_only, a_only = int(((b == 1) & (a == 0)).sum()), int(((a == 1) & (b == 0)).sum())
     test = mcnemar(b_only, a_only)
-    return {"diff": 100 * float((b - a).mean()), "lo": float(lo), "hi": float(hi), "b": b_only, "c": a_only,
-            "p": test.p_exact, "pairs": s * n, "mdd": min_detectable_difference(s * n, (b_only + a_only) / (s * n))}
+    return {
+        "diff": 100 * float((b - a).mean()),
+        "lo": float(lo),
+        "hi": float(hi),
+        "b": b_only,
+        "c": a_only,
+        "p": test.p_exact,
+        "pairs": s * n,
+        "mdd": min_detectable_difference(s * n, (b_only + a_only) / (s * n)),
+    }
 
 
 def min_detectable_difference(pairs: int, discordant: float) -> float:
@@ -91,8 +114,10 @@ def diff_cell(d: dict | None) -> str:
     """'+3.1 [-0.5, 6.8]; McNemar 80 / 43, p = 0.001; detectable 4.2'."""
     if not d:
         return "not run"
-    return (f"{d['diff']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}]; McNemar {d['b']} / {d['c']}, p = {d['p']:.3g}; "
-            f"detectable {d['mdd']:.1f}")
+    return (
+        f"{d['diff']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}]; McNemar {d['b']} / {d['c']}, p = {d['p']:.3g}; "
+        f"detectable {d['mdd']:.1f}"
+    )
 
 
 def load_arm(outs: list[Path], strategy: str = "no-repair") -> list[list[dict]] | None:
