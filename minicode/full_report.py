@@ -21,7 +21,7 @@ from minicode.figures import (
     sft_figures,
     stage_seconds,
 )
-from minicode.full_tables import ESTIMATORS, RL_SEEDS
+from minicode.full_tables import ESTIMATORS, RL_SEEDS, seeds_on_disk
 from minicode.stats import min_detectable_difference
 from minicode.summary import summary
 
@@ -62,7 +62,7 @@ def estimator_table(run: Path) -> tuple[list[str], dict[str, list[dict]]]:
              "(change) | McNemar b / c, p |", "|---|---|---|---|---|---|---|"]
     curves = {}
     for name, passes in ESTIMATORS:
-        for seed in RL_SEEDS:
+        for seed in seeds_on_disk(run, "rl-*", RL_SEEDS):
             tag = f"{name}-s{seed}"
             rl = rl_figures(run / f"rl-{tag}")
             curves[tag] = read_metrics(run / f"rl-{tag}" / "metrics.jsonl")
@@ -189,7 +189,7 @@ def diffucoder_section(run: Path) -> list[str]:
     arness = full_plots.arness_figure(reports, run / "figure_arness.png")
     return (["## 3. DiffuCoder: log-prob estimators in coupled-GRPO, and the decoding order", "",
              "The RL recipe (configs/rl/minicode.yaml) with each estimator at 2 forward passes per estimate, "
-             f"seeds {', '.join(map(str, RL_SEEDS))}; held-out no-repair pass@1 after RL paired with the SFT model "
+             f"seeds {', '.join(map(str, seeds_on_disk(run, 'rl-*', RL_SEEDS)))}; held-out no-repair pass@1 after RL paired with the SFT model "
              "(the lr = 0 control: a LoRA policy at lr 0 is the SFT model). Paper: coupled-GRPO +4.4 points on "
              "EvalPlus over the instruct model.", ""]
             + full_tables.estimator_pooled_table(run) + ["", "Per RL run:", ""] + est
@@ -210,8 +210,8 @@ def codefusion_section(run: Path) -> list[str]:
              "cf_pair_stats.png.", ""] + codefusion_table(run) + [""])
 
 
-def fast_section(run: Path, thresholds) -> list[str]:
-    points = full_tables.fast_points(run, thresholds)
+def fast_section(run: Path) -> list[str]:
+    points = full_tables.fast_points(run)
     fig = full_plots.fast_curve_figure(points, run / "figure_fast_curve.png")
     return (["## 5. Fast-dLLM: accuracy at speed on the SFT model", "",
              "Confidence-threshold commits with the prefix KV cache and with the dual cache (prefix and suffix, "
@@ -223,15 +223,12 @@ def fast_section(run: Path, thresholds) -> list[str]:
             + [""])
 
 
-FAST_THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)  # minicode/full.sh THRESHOLDS
-
-
 def write_full_report(run: Path) -> Path:
     main = read_json(run / "summary.json") or summary(run, str(run / "sft/final/merged"),
                                                        str(run / "rl/final/merged"), [])
     data: dict = {}
     md = header(run, main) + treediff_section(run, data) + trace_section(run) + diffucoder_section(run)
-    md += codefusion_section(run) + fast_section(run, FAST_THRESHOLDS)
+    md += codefusion_section(run) + fast_section(run)
     if (run / "sft-full").exists():
         md += ["## The full recipe: the main job's SFT config at more steps", ""] + full_recipe_table(run) + [""]
     (run / "report.md").write_text("\n".join(md))

@@ -8,6 +8,7 @@ the AR-ness@k of the decoding order. Fast-dLLM: the accuracy-at-speed curve. Run
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,13 @@ TREEDIFF_PAPER = {
 TD_PAIRS = (("uniform", "ast"), ("uniform", "ast-span"), ("ast", "ast-span"))
 
 
+def seeds_on_disk(run: Path, pattern: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """The seeds S of the directories RUN/<pattern>-sS present (the --full knobs TD_SEEDS / RL_SEEDS may differ from
+    the defaults), else `default`."""
+    found = {int(m[1]) for p in run.glob(f"{pattern}-s*") if (m := re.fullmatch(r".*-s(\d+)", p.name))}
+    return tuple(sorted(found)) or default
+
+
 def td_arms(run: Path, seeds=TD_SEEDS) -> dict[str, np.ndarray]:
     """{masker: [S, N] passed} of the arms whose every seed was evaluated, on the task ids all of them share."""
     loaded = {m: load_arm([run / f"eval-td-{m}-s{s}" for s in seeds]) for m in TD_MASKERS}
@@ -33,8 +41,10 @@ def td_arms(run: Path, seeds=TD_SEEDS) -> dict[str, np.ndarray]:
     return dict(zip(loaded, pass_matrices(*loaded.values())))
 
 
-def treediff_table(run: Path, seeds=TD_SEEDS) -> tuple[list[str], dict]:
-    """One row per masker: steps, final loss per seed, pass@1 with its interval; then the paired comparisons."""
+def treediff_table(run: Path, seeds: tuple[int, ...] | None = None) -> tuple[list[str], dict]:
+    """One row per masker: steps, final loss per seed, pass@1 with its interval (an arm missing a seed: not run);
+    then the paired comparisons."""
+    seeds = seeds or seeds_on_disk(run, "eval-td-*", TD_SEEDS)
     arms = td_arms(run, seeds)
     base = sft_figures(run / "td-base")
     lines = [
@@ -73,9 +83,10 @@ def _ce_cell(e: dict | None, key: str) -> str:
     return f"{e[key]:+.3f} [{e['lo']:+.3f}, {e['hi']:+.3f}]" if key == "diff" else f"{e[key]:.3f}"
 
 
-def tier_ce_table(run: Path, seeds=TD_SEEDS) -> list[str]:
+def tier_ce_table(run: Path) -> list[str]:
     """Per tier: each arm's masked CE (seed means) and the paired differences to the uniform arm, per seed."""
-    reports = [r for r in (read_json(run / f"tier_ce-s{s}.json") for s in seeds) if r]
+    paths = sorted(run.glob("tier_ce-s*.json"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
+    reports = [r for r in (read_json(p) for p in paths) if r]
     if not reports:
         return ["not run"]
     lines = [
@@ -188,9 +199,10 @@ ESTIMATORS = (
 RL_SEEDS = (0, 1)
 
 
-def estimator_pooled_table(run: Path, seeds=RL_SEEDS) -> list[str]:
+def estimator_pooled_table(run: Path, seeds: tuple[int, ...] | None = None) -> list[str]:
     """Per estimator: held-out no-repair pass@1 over its RL seeds against the SFT model on the same problems (the
     lr = 0 control: a LoRA policy at lr 0 is the SFT model), paired."""
+    seeds = seeds or seeds_on_disk(run, "eval-rl-*", RL_SEEDS)
     sft = load_arm([run / "eval"])
     lines = [
         "| estimator | RL seeds | pass@1 % after RL [95% CI] | RL - SFT model [95% CI]; McNemar pooled; "
@@ -243,18 +255,20 @@ def arness_table(run: Path) -> list[str]:
 FAST_MODES = (("prefix", "threshold + prefix cache"), ("dual", "threshold + dual cache"))
 
 
-def fast_points(run: Path, thresholds) -> dict[str, list[dict]]:
-    """{mode: [{threshold, pass@1, nfe, tokens_per_s, out}]} of the curve's runs present, plain as its own mode."""
+def fast_points(run: Path) -> dict[str, list[dict]]:
+    """{mode: [{threshold, pass@1, nfe, tokens_per_s, out}]} of the curve's runs present (RUN/fast-MODE-THRESHOLD),
+    by threshold, plain as its own mode."""
     points = {}
     plain = eval_figures(run / "fast-plain")
     if plain and "no-repair" in plain:
         points["plain"] = [{"threshold": None, **plain["no-repair"], "out": run / "fast-plain"}]
     for mode, _ in FAST_MODES:
-        for th in thresholds:
+        found = [p.name.removeprefix(f"fast-{mode}-") for p in run.glob(f"fast-{mode}-*")]
+        for th in sorted((t for t in found if re.fullmatch(r"\d*\.?\d+", t)), key=float):
             figs = eval_figures(run / f"fast-{mode}-{th}")
             if figs and "no-repair" in figs:
                 points.setdefault(mode, []).append(
-                    {"threshold": th, **figs["no-repair"], "out": run / f"fast-{mode}-{th}"}
+                    {"threshold": float(th), **figs["no-repair"], "out": run / f"fast-{mode}-{th}"}
                 )
     return points
 

@@ -102,6 +102,13 @@ def test_treediff_table_reads_every_arm_and_pairs_them_per_seed(tmp_path):
     assert data["intervals"]["ast"]["mean"] == pytest.approx(100 * 8 / 12)
 
 
+def test_treediff_table_takes_the_seeds_on_disk(tmp_path):
+    write_eval(tmp_path / "eval-td-uniform-s0", {("no-repair", 0): [True, False]})
+    write_eval(tmp_path / "eval-td-ast-s0", {("no-repair", 0): [True, True]})
+    lines, _ = full_tables.treediff_table(tmp_path)  # a run with TD_SEEDS=0
+    assert "(50.0; 1 x 2)" in lines[4] and "(100.0; 1 x 2)" in lines[5] and "McNemar 1 / 0" in lines[-3]
+
+
 def test_tier_ce_table_shows_seed_means_paired_differences_and_realized_rates(tmp_path):
     assert full_tables.tier_ce_table(tmp_path) == ["not run"]
 
@@ -191,8 +198,9 @@ def test_fast_curve_points_table_and_figure(tmp_path):
 
     write_eval(tmp_path / "fast-plain", {("no-repair", 0): [True, True, False, False]})
     write_eval(tmp_path / "fast-dual-0.9", {("no-repair", 0): [True, False, False, False]}, nfe=6.0)
-    points = full_tables.fast_points(tmp_path, (0.5, 0.9))
-    assert list(points) == ["plain", "dual"] and points["dual"][0]["threshold"] == 0.9
+    write_eval(tmp_path / "fast-dual-0.95", {("no-repair", 0): [True, False, False, False]}, nfe=7.0)
+    points = full_tables.fast_points(tmp_path)
+    assert list(points) == ["plain", "dual"] and [p["threshold"] for p in points["dual"]] == [0.9, 0.95]
     # tokens/s: 4 problems x 96 tokens / (4 rows x 0.5 s) = 192
     assert points["plain"][0]["tokens_per_s"] == 192.0
     lines = full_tables.fast_curve_table(points)
