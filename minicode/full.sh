@@ -17,8 +17,8 @@
 #   CodeFusion repair SFT of the SFT model on diffusion-synthesized vs rule-based pairs, then noise-and-resume repair
 #              of held-out broken programs (eval problems) scored on the syntactically invalid ones only, by execution
 #              match and sketch match, as the paper (repair/lastmile.py)
-#   Fast-dLLM  pass@1 against completion tokens/s on the SFT model: plain, and thresholds 0.5-0.99 with the prefix
-#              cache and with the dual cache
+#   Fast-dLLM  pass@1 against completion tokens/s on the SFT model, blocks of 32 (Fast-dLLM's): plain, and thresholds
+#              0.5-0.99 with the prefix cache and with the dual cache
 # and writes RUN_DIR/report.md (python -m minicode.report full RUN_DIR): per section its settings, seeds, mean with a
 # 95% interval, paired tests and the papers' figures. Every stage, and every training arm, is its own resumable stage
 # (minicode/lib.sh); the entry points resume within one. No setting here was chosen by looking at a result.
@@ -58,6 +58,9 @@ read -r -a RL_SEEDS <<< "${RL_SEEDS:-0 1}"
 TRACE_SEEDS=${TRACE_SEEDS:-0,1,2}
 ARNESS_NUM=${ARNESS_NUM:-100}
 read -r -a THRESHOLDS <<< "${THRESHOLDS:-0.5 0.7 0.8 0.9 0.95 0.99}"
+# Fast-dLLM's block size: with one block (L = 96, the evaluations' setting) nothing follows the block, and the dual
+# cache would be the prefix cache
+FAST_BLOCK=${FAST_BLOCK:-32}
 CF_TRAIN=${CF_TRAIN:-400} CF_TEST=${CF_TEST:-160}  # CodeFusion: prompts for training pairs / held-out broken programs
 FULL_STEPS=${FULL_STEPS:-0}  # > 0: also the full recipe (the main SFT config for FULL_STEPS steps, ~35 min at 4,000)
 REPAIR_TEMPLATE=$'Fix the bugs in this Python code:\n```python\n{broken}\n```\nFixed code:\n'
@@ -115,12 +118,13 @@ arness() {  # DiffuCoder 4.1: the SFT model and the main job's coupled-GRPO mode
       --gen-length "$GEN" --num "$ARNESS_NUM" --batch-size 8 --seed 0 --out "$RUN/arness-$tag.json"
   done
 }
-fast_curve() {  # the plain reference again in this stage, so every point's tokens/s is measured alike
-  python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" --strategies no-repair --out "$RUN/fast-plain"
+fast_curve() {  # every point, plain included, at FAST_BLOCK and in this one stage, so tokens/s are measured alike
+  local args=("${EVAL_ARGS[@]}" --block-length "$FAST_BLOCK" --strategies no-repair)
+  python -m repair.evaluate --model "$SFT" "${args[@]}" --out "$RUN/fast-plain"
   for cache in prefix dual; do
     for th in "${THRESHOLDS[@]}"; do
-      python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" --strategies no-repair --threshold "$th" \
-        "--$cache-cache" --out "$RUN/fast-$cache-$th"
+      python -m repair.evaluate --model "$SFT" "${args[@]}" --threshold "$th" "--$cache-cache" \
+        --out "$RUN/fast-$cache-$th"
     done
   done
 }

@@ -213,9 +213,11 @@ def codefusion_section(run: Path) -> list[str]:
 def fast_section(run: Path) -> list[str]:
     points = full_tables.fast_points(run)
     fig = full_plots.fast_curve_figure(points, run / "figure_fast_curve.png")
+    block = (read_json(run / "fast-plain" / "config.json") or {}).get("block_length", "?")
     return (["## 5. Fast-dLLM: accuracy at speed on the SFT model", "",
              "Confidence-threshold commits with the prefix KV cache and with the dual cache (prefix and suffix, "
-             "Fast-dLLM's DualCache), against the plain sampler on the same 400 problems; tokens/s = gen length x "
+             f"Fast-dLLM's DualCache), against the plain sampler on the same problems, every point at block length "
+             f"{block} (Fast-dLLM's 32; the other sections decode one block of 96); tokens/s = gen length x "
              "problems / the rows' summed seconds (generation and tests, batch 8), measured in one stage. Paper "
              "(LLaDA / Dream on GSM8K, MATH, HumanEval, MBPP): up to 27.6x throughput with little accuracy loss at "
              "threshold 0.9; peers report collapses on code at low thresholds (Dream-Instruct HumanEval 55.5 -> 5.5).",
