@@ -63,6 +63,12 @@ read -r -a THRESHOLDS <<< "${THRESHOLDS:-0.5 0.7 0.8 0.9 0.95 0.99}"
 FAST_BLOCK=${FAST_BLOCK:-32}
 CF_TRAIN=${CF_TRAIN:-400} CF_TEST=${CF_TEST:-160}  # CodeFusion: prompts for training pairs / held-out broken programs
 FULL_STEPS=${FULL_STEPS:-0}  # > 0: also the full recipe (the main SFT config for FULL_STEPS steps, ~35 min at 4,000)
+# the knobs of this run, for the report's header (rewritten by every invocation: a resumed run shows its last)
+python -c 'import json, sys; print(json.dumps(dict(zip(sys.argv[1::2], sys.argv[2::2])), indent=1))' \
+  EVAL_NUM "$EVAL_NUM" TD_BASE_STEPS "$TD_BASE_STEPS" TD_STEPS "$TD_STEPS" TD_SEEDS "${TD_SEEDS[*]}" \
+  RL_SEEDS "${RL_SEEDS[*]}" TRACE_SEEDS "$TRACE_SEEDS" ARNESS_NUM "$ARNESS_NUM" THRESHOLDS "${THRESHOLDS[*]}" \
+  FAST_BLOCK "$FAST_BLOCK" CF_TRAIN "$CF_TRAIN" CF_TEST "$CF_TEST" SFT_ARGS "${SFT_ARGS[*]}" RL_ARGS "${RL_ARGS[*]}" \
+  > "$RUN/full_settings.json"
 REPAIR_TEMPLATE=$'Fix the bugs in this Python code:\n```python\n{broken}\n```\nFixed code:\n'
 
 treediff_base() {

@@ -130,6 +130,17 @@ def _commit() -> str:
         return "unknown"
 
 
+def settings_lines(run: Path) -> list[str]:
+    """The --full knobs of the run (RUN/full_settings.json, written by minicode/full.sh), loudly if overridden."""
+    knobs = read_json(run / "full_settings.json")
+    if not knobs:
+        return []
+    lines = ["Settings (minicode/full.sh knobs): " + ", ".join(f"{k}={v!r}" for k, v in knobs.items()) + "."]
+    if knobs.get("SFT_ARGS") or knobs.get("RL_ARGS"):
+        lines[0] += (" **SFT_ARGS / RL_ARGS override the recipes: a wiring check, whose figures mean nothing.**")
+    return lines + [""]
+
+
 def header(run: Path, main: dict) -> list[str]:
     """Run, commit, timings and the power statement every section's intervals and tests refer to."""
     cfg = read_json(run / "eval" / "config.json") or {}
@@ -150,6 +161,7 @@ def header(run: Path, main: dict) -> list[str]:
             f"when the two arms agree on no problem beyond chance (discordance 2p(1-p) = {2 * p * (1 - p):.2f}, the "
             f"unpaired bound) and {typical:.1f} points when 20% of pairs are discordant; one seed x 400: "
             f"{min_detectable_difference(400, 2 * p * (1 - p)):.1f} / {min_detectable_difference(400, 0.2):.1f}.", "",
+            *settings_lines(run),
             f"Main job wall time {main['total_seconds'] / 60:.1f} min; stages (s): {main['stage_seconds']}; "
             f"--full stages (s): {full_stages}, {sum(full_stages.values()) / 3600:.2f} h.", ""]
 

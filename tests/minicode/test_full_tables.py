@@ -239,7 +239,9 @@ def test_full_report_writes_five_sections_with_figures(tmp_path):
         {("no-repair", 0): [True, False, False, False], ("trace-guided", 0): [True, True, False, False]},
     )
     write_eval(tmp_path / "fast-plain", {("no-repair", 0): [True, True, False, False]})
+    (tmp_path / "full_settings.json").write_text(json.dumps({"TD_STEPS": "300", "SFT_ARGS": ""}))
     md = write_full_report(tmp_path).read_text()
+    assert "TD_STEPS='300'" in md and "mean nothing" not in md
     heads = [line for line in md.splitlines() if line.startswith("## ")]
     assert [h.split(".")[0] for h in heads] == ["## 1", "## 2", "## 3", "## 4", "## 5"]
     assert "detect 5.7 points" in md and "figure_treediff.png" in md and "figure_fast_curve.png" in md
