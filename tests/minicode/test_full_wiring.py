@@ -75,3 +75,19 @@ def test_full_runs_every_stage_writes_five_sections_and_resumes(tmp_path):
         timeout=600,
     )
     assert again.returncode == 0 and again.stdout.count("skipped ===") >= len(stages), again.stdout[-3000:]
+
+
+def test_stage_runs_a_function_with_its_arguments_once(tmp_path):
+    """minicode/lib.sh's stage: FUNCTION ARGS run once, the marker holds the seconds, a rerun skips it."""
+    script = (
+        "set -euo pipefail; RUN=$1; NGPU=1; . minicode/lib.sh\n"
+        'arm() { echo "$1|$2" >> "$RUN/calls"; }\n'
+        'stage td-ast-s1 "an arm" arm ast 1\n'
+    )
+    for _ in range(2):
+        proc = subprocess.run(
+            ["bash", "-c", script, "bash", str(tmp_path)], cwd=REPO, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "calls").read_text() == "ast|1\n"
+    assert (tmp_path / "stages" / "td-ast-s1").read_text().strip().isdigit() and "skipped" in proc.stdout
