@@ -24,20 +24,20 @@
 # (minicode/lib.sh); the entry points resume within one. No setting here was chosen by looking at a result.
 #
 # Budget (2 cores; per-unit costs measured before this design: SFT ~0.5 s/step on 2 ranks at micro batch 32 + ~40 s
-# launch; repair.evaluate no-repair on 400 problems ~3.5 min at batch 8, a repair strategy ~half of that, best-of-2 ~1.25x,
-# core-reimpl ~1x; one RL launch of the recipe 6-12 min; the stage times of earlier runs, docs/results.md):
-#   main job, 400 eval problems                        SFT 17 + eval 7 + RL ~9 + its eval 3.5 + synth 1.5 + fast 1  ~40 min
-#   TreeDiff base, 2,000 steps on 27 families          17 + 1                                                       ~18
-#   TreeDiff arms, 3 maskers x 3 seeds x 300 steps     9 x (2.5 + 0.7)                                              ~29
-#   TreeDiff evaluation, 9 x 400 no-repair             9 x 3.5                                                      ~32
-#   tier CE, 3 seeds x 3 models x 400 rows x 9 rates                                                                ~3
+# launch; repair.evaluate no-repair on 400 problems ~3.5 min at batch 8, a repair strategy ~half that, best-of-2
+# ~1.25x, core-reimpl ~1x; one RL launch of the recipe 6-12 min; earlier stage times: docs/results.md), minutes:
+#   main job, 400 eval problems: SFT 17 + eval 7 + RL ~9 + its eval 3.5 + synth 1.5 + fast 1            ~40
+#   TreeDiff base, 2,000 steps on 27 families: 17 + launch 1                                            ~18
+#   TreeDiff arms, 3 maskers x 3 seeds x 300 steps: 9 x (2.5 + 0.7)                                     ~29
+#   TreeDiff evaluation, 9 x 400 no-repair: 9 x 3.5                                                     ~32
+#   tier CE, 3 seeds x 3 models x 400 rows x 9 rates                                                    ~3
 #   trace, seeds 0-2: stage 1 of seeds 1-2 7, global-low-confidence 5, best-of-2 13, trace-guided 3.5;
-#          seed 0: stage 1 3.5, core-reimpl 3.5, 5 ablations 8                                                     ~44
-#   estimators, 3 x 2 RL launches + their evaluation   6 x (~9 + 3.5)                                               ~75
-#   AR-ness, 2 models x 3 temperatures x 100 problems                                                               ~4
-#   Fast-dLLM curve, plain + 2 caches x 6 thresholds   3.5 + 12 x ~0.6                                              ~11
-#   CodeFusion, CF_TRAIN 400, CF_TEST 160              synthesis 5, 2 repair SFTs 5, 6 resume runs ~25              ~35
-#   total                                                                                                     ~4.8 h
+#          seed 0: stage 1 3.5, core-reimpl 3.5, 5 ablations 8                                          ~44
+#   estimators, 3 x 2 RL launches + their evaluation: 6 x (~9 + 3.5)                                    ~75
+#   AR-ness, 2 models x 3 temperatures x 100 problems                                                   ~4
+#   Fast-dLLM curve, plain + 2 caches x 6 thresholds: 3.5 + 12 x ~0.6                                   ~11
+#   CodeFusion, CF_TRAIN 400, CF_TEST 160: synthesis 5, 2 repair SFTs 5, 6 resume runs ~25              ~35
+#   total                                                                                   ~290 = ~4.8 h
 # Over the 4-hour target by ~45 min at the power (3 seeds x 400 problems per TreeDiff arm, 2 RL seeds per
 # estimator, n >= 100 invalid CodeFusion programs); the RL launches alone move it by +-35 min. Cuts, each with what it
 # costs in power: CF_TEST=60 (-12 min, n ~40), TRACE_SEEDS=0 (-21 min, one repair seed), RL_SEEDS=0 (-37 min, one RL
@@ -47,7 +47,7 @@ cd "$(dirname "$0")/.."
 RUN=${1:-runs/minicode-full}
 NGPU=${NGPU:-2}
 export WANDB_MODE=${WANDB_MODE:-offline} TOKENIZERS_PARALLELISM=false DS_ACCELERATOR=${DS_ACCELERATOR:-cpu}
-export EVAL_NUM=${EVAL_NUM:-400}  # the main job's eval problems (lib.sh's default is 200): every SFT-model row uses them
+export EVAL_NUM=${EVAL_NUM:-400}  # the main job's eval problems (lib.sh: 200); every SFT-model row uses them
 bash minicode/main.sh "$RUN"
 . minicode/lib.sh
 SFT="$RUN/sft/final/merged"
