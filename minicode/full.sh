@@ -38,8 +38,9 @@
 #   Fast-dLLM curve, plain + 2 caches x 6 thresholds: 3.5 + 12 x ~0.6                                   ~11
 #   CodeFusion, CF_TRAIN 400, CF_TEST 160: synthesis 5, 2 repair SFTs 5, 6 resume runs ~25              ~35
 #   total                                                                                   ~290 = ~4.8 h
-# Over the 4-hour target by ~45 min at the power (3 seeds x 400 problems per TreeDiff arm, 2 RL seeds per
-# estimator, n >= 100 invalid CodeFusion programs); the RL launches alone move it by +-35 min. Cuts, each with what it
+# (4.5-5.2 h for an RL launch of 6-12 min: the recipe under tuning at 120 steps is ~11 min + 7 probes.) Over the
+# 4-hour target at the power (3 seeds x 400 problems per TreeDiff arm, 2 RL seeds per estimator, n >= 100
+# invalid CodeFusion programs). Cuts, each with what it
 # costs in power: CF_TEST=60 (-12 min, n ~40), TRACE_SEEDS=0 (-21 min, one repair seed), RL_SEEDS=0 (-37 min, one RL
 # seed). Nothing here is cut by default: a row that cannot tell an effect from noise is what the redesign removes.
 set -euo pipefail
