@@ -34,6 +34,7 @@ class SourceConfig:
     max_chars: int = 20000  # rows with longer prompt + completion are skipped and counted
     embedded_root: str | None = None  # directory of Python source for the embedded corpus (default: stdlib)
     seed: int = 0  # minicode: the problem generator's seed (other sources: unused)
+    families: list[str] | None = None  # minicode: only these families (default all), e.g. data.families=[rle,pad]
 
 
 MINICODE_DEFAULT_ROWS = 20_000
@@ -80,6 +81,8 @@ def _prompt(cfg: SourceConfig, row: dict) -> str | None:
 def load_examples(cfg: SourceConfig) -> tuple[list[Example], LoadStats]:
     """Examples from the configured source; raises only for a source that cannot be read or a missing column."""
     stats = LoadStats()
+    if cfg.families and cfg.name != "minicode":
+        raise UsageError(f"data.families selects minicode families; data.name is {cfg.name}")
     if cfg.name == "embedded":
         examples = build_local_corpus(cfg.embedded_root, max_examples=cfg.max_examples or 2000, max_chars=cfg.max_chars)
         stats.kept = len(examples)
@@ -121,6 +124,9 @@ def _minicode_examples(cfg: SourceConfig) -> list[Example]:
 
     # Specs only: training needs prompt and solution, not the tests' expected outputs (running every canonical
     # solution on its inputs took 12 of the 13 s that 40k rows cost); the task ids are generate_problems' ids.
-    specs = generate_specs(cfg.split, cfg.max_examples or MINICODE_DEFAULT_ROWS, cfg.seed)
+    try:
+        specs = generate_specs(cfg.split, cfg.max_examples or MINICODE_DEFAULT_ROWS, cfg.seed, cfg.families or None)
+    except ValueError as e:  # an unknown family or split: the config's fault, one line
+        raise UsageError(f"data: {e}") from None
     return [Example(s.prompt, s.solution, REGION_LAYOUTS[cfg.layout](s.solution), f"minicode/{cfg.split}/{cfg.seed}/{i}")
             for i, s in enumerate(specs)]

@@ -1,61 +1,137 @@
 #!/usr/bin/env bash
-# The papers in miniature on minicode: `bash scripts/minicode.sh --full [RUN_DIR]` (default runs/minicode-full;
-# ~2.6 hours on 2 cores: ~2 h measured 2026-12-04, + ~35 min for the full recipe). Runs the main job
-# (minicode/main.sh) into RUN_DIR, then:
-#   TreeDiff   SFT with masker=ast and masker=ast-span at the main job's steps, data order, seed and curriculum
-#              schedule (the main job's SFT is the uniform row); no-repair pass@1 of each on the eval problems
-#   Trace      repair.evaluate on the uniform model: no-repair, global-low-confidence, best-of-2, trace-guided and
-#              the ablations (+ core-reimpl when the registry has it): Tables 1-3, McNemar, localization, edit distance
-#   DiffuCoder coupled vs independent vs d1 GRPO from the uniform model with the main job's RL recipe, 2 forward
-#              passes per estimate each (d1: two one-pass estimates averaged), 2 seeds: probe and reward curves,
-#              held-out no-repair pass@1 after RL paired against the SFT model (McNemar)
-#   CodeFusion repair SFT of the uniform model on diffusion-synthesized pairs vs rule-based pairs (repair.corrupt),
-#              then noise-and-resume repair of held-out broken programs (eval problems) with each model: only
-#              those that do not parse are scored (the others are dropped and counted), by execution match (the
-#              problem's tests) and sketch match (the known fixed program up to names and literals), as the paper
-#   Fast-dLLM  plain vs threshold vs threshold + prefix cache (from the main job)
-#   Full       the full recipe: the main job's SFT config for FULL_STEPS (default 4,000) steps, cosine to 0 over all
-#              of them (the main job's budget ends soon after copying switches on: docs/results.md), no-repair and trace-guided
-# and writes RUN_DIR/report.md with the figures (python -m minicode.report full RUN_DIR).
-# Every stage is resumable like the main job's. No setting here was chosen by looking at a result.
+# The papers in miniature on minicode, with the power to tell: `bash scripts/minicode.sh --full [RUN_DIR]` (default
+# runs/minicode-full). Runs the main job (minicode/main.sh) into RUN_DIR on EVAL_NUM = 400 eval problems, then:
+#   TreeDiff   a base pretrained once (the main recipe, uniform masking) on half of minicode's families
+#              (python -m minicode.families base), continued for TD_STEPS steps with uniform / ast / ast-span on the
+#              other half, which the base never saw, 3 training seeds each (seed= : masks and data order); no-repair
+#              pass@1 of every arm on 400 fresh eval problems of those families; masked CE per AST tier of the arms on
+#              the same held-out programs, paired per seed (python -m train.tier_ce), with each masker's realized
+#              masking rate per tier
+#   Trace      repair.evaluate on the main job's SFT model, 400 problems: no-repair, global-low-confidence, best-of-2,
+#              trace-guided at seeds 0,1,2 (pooled McNemar); core-reimpl and the ablations at seed 0
+#   DiffuCoder coupled vs independent vs d1 GRPO (the RL recipe, configs/rl/minicode.yaml), 2 forward passes per
+#              estimate each (d1: two one-pass estimates averaged), seeds 0 and 1: probe and reward curves, held-out
+#              no-repair pass@1 paired against the SFT model (the lr = 0 control: LoRA at lr 0 is the SFT model);
+#              AR-ness@k of the decoding order (python -m inference.arness) of the SFT and the RL model at
+#              temperatures 0, 0.5, 1.0
+#   CodeFusion repair SFT of the SFT model on diffusion-synthesized vs rule-based pairs, then noise-and-resume repair
+#              of held-out broken programs (eval problems) scored on the syntactically invalid ones only, by execution
+#              match and sketch match, as the paper (repair/lastmile.py)
+#   Fast-dLLM  pass@1 against completion tokens/s on the SFT model, blocks of 32 (Fast-dLLM's): plain, and thresholds
+#              0.5-0.99 with the prefix cache and with the dual cache
+# and writes RUN_DIR/report.md (python -m minicode.report full RUN_DIR): per section its settings, seeds, mean with a
+# 95% interval, paired tests and the papers' figures. Every stage, and every training arm, is its own resumable stage
+# (minicode/lib.sh); the entry points resume within one. No setting here was chosen by looking at a result.
+#
+# Budget (2 cores; per-unit costs measured before this design: SFT ~0.5 s/step on 2 ranks at micro batch 32 + ~40 s
+# launch; repair.evaluate no-repair on 400 problems ~3.5 min at batch 8, a repair strategy ~half that, best-of-2
+# ~1.25x, core-reimpl ~1x; one RL launch of the recipe 6-12 min; earlier stage times: docs/results.md), minutes:
+#   main job, 400 eval problems: SFT 17 + eval 7 + RL ~9 + its eval 3.5 + synth 1.5 + fast 1            ~40
+#   TreeDiff base, 2,000 steps on 27 families: 17 + launch 1                                            ~18
+#   TreeDiff arms, 3 maskers x 3 seeds x 300 steps: 9 x (2.5 + 0.7)                                     ~29
+#   TreeDiff evaluation, 9 x 400 no-repair: 9 x 3.5                                                     ~32
+#   tier CE, 3 seeds x 3 models x 400 rows x 9 rates                                                    ~3
+#   trace, seeds 0-2: stage 1 of seeds 1-2 7, global-low-confidence 5, best-of-2 13, trace-guided 3.5;
+#          seed 0: stage 1 3.5, core-reimpl 3.5, 5 ablations 8                                          ~44
+#   estimators, 3 x 2 RL launches + their evaluation: 6 x (~9 + 3.5)                                    ~75
+#   AR-ness, 2 models x 3 temperatures x 100 problems                                                   ~4
+#   Fast-dLLM curve, plain + 2 caches x 6 thresholds: 3.5 + 12 x ~0.6                                   ~11
+#   CodeFusion, CF_TRAIN 400, CF_TEST 160: synthesis 5, 2 repair SFTs 5, 6 resume runs ~25              ~35
+#   total                                                                                   ~290 = ~4.8 h
+# (4.5-5.2 h for an RL launch of 6-12 min: the recipe under tuning at 120 steps is ~11 min + 7 probes.) Over the
+# 4-hour target at the issue's power (3 seeds x 400 problems per TreeDiff arm, 2 RL seeds per estimator, n >= 100
+# invalid CodeFusion programs). Cuts, each with what it
+# costs in power: CF_TEST=60 (-12 min, n ~40), TRACE_SEEDS=0 (-21 min, one repair seed), RL_SEEDS=0 (-37 min, one RL
+# seed). Nothing here is cut by default: a row that cannot tell an effect from noise is what the redesign removes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${1:-runs/minicode-full}
 NGPU=${NGPU:-2}
 export WANDB_MODE=${WANDB_MODE:-offline} TOKENIZERS_PARALLELISM=false DS_ACCELERATOR=${DS_ACCELERATOR:-cpu}
+export EVAL_NUM=${EVAL_NUM:-400}  # the main job's eval problems (lib.sh: 200); every SFT-model row uses them
 bash minicode/main.sh "$RUN"
 . minicode/lib.sh
 SFT="$RUN/sft/final/merged"
-FULL_STEPS=${FULL_STEPS:-4000}  # the full recipe's SFT steps
-CF_TRAIN=${CF_TRAIN:-400} CF_TEST=${CF_TEST:-60}  # CodeFusion: prompts for training pairs / held-out broken programs
+TD_BASE_STEPS=${TD_BASE_STEPS:-2000}  # the main recipe's steps: copying switches on between ~1,000 and 2,000
+TD_STEPS=${TD_STEPS:-300}  # continued training per arm (19,200 rows: ~740 per new family)
+read -r -a TD_SEEDS <<< "${TD_SEEDS:-0 1 2}"
+read -r -a RL_SEEDS <<< "${RL_SEEDS:-0 1}"
+TRACE_SEEDS=${TRACE_SEEDS:-0,1,2}
+ARNESS_NUM=${ARNESS_NUM:-100}
+read -r -a THRESHOLDS <<< "${THRESHOLDS:-0.5 0.7 0.8 0.9 0.95 0.99}"
+# Fast-dLLM's block size: with one block (L = 96, the evaluations' setting) nothing follows the block, and the dual
+# cache would be the prefix cache
+FAST_BLOCK=${FAST_BLOCK:-32}
+CF_TRAIN=${CF_TRAIN:-400} CF_TEST=${CF_TEST:-160}  # CodeFusion: prompts for training pairs / held-out broken programs
+FULL_STEPS=${FULL_STEPS:-0}  # > 0: also the full recipe (the main SFT config for FULL_STEPS steps, ~35 min at 4,000)
+# the knobs of this run, for the report's header (rewritten by every invocation: a resumed run shows its last)
+python -c 'import json, sys; print(json.dumps(dict(zip(sys.argv[1::2], sys.argv[2::2])), indent=1))' \
+  EVAL_NUM "$EVAL_NUM" TD_BASE_STEPS "$TD_BASE_STEPS" TD_STEPS "$TD_STEPS" TD_SEEDS "${TD_SEEDS[*]}" \
+  RL_SEEDS "${RL_SEEDS[*]}" TRACE_SEEDS "$TRACE_SEEDS" ARNESS_NUM "$ARNESS_NUM" THRESHOLDS "${THRESHOLDS[*]}" \
+  FAST_BLOCK "$FAST_BLOCK" CF_TRAIN "$CF_TRAIN" CF_TEST "$CF_TEST" SFT_ARGS "${SFT_ARGS[*]}" RL_ARGS "${RL_ARGS[*]}" \
+  > "$RUN/full_settings.json"
 REPAIR_TEMPLATE=$'Fix the bugs in this Python code:\n```python\n{broken}\n```\nFixed code:\n'
 
-treediff() {
-  for masker in ast ast-span; do
-    "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml \
-      model="$RUN/model" output_dir="$RUN/sft-$masker" masker="$masker" run_name="minicode-sft-$masker" "${SFT_ARGS[@]}"
-    python -m repair.evaluate --model "$RUN/sft-$masker/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair \
-      --out "$RUN/eval-sft-$masker"
+treediff_base() {
+  python -m data.minicode --split eval --num "$EVAL_NUM" --seed 1 --families "$(python -m minicode.families new)" \
+    --out "$RUN/eval-new.jsonl"
+  "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml model="$RUN/model" output_dir="$RUN/td-base" \
+    data.families="$(python -m minicode.families base --yaml)" max_steps="$TD_BASE_STEPS" run_name=minicode-td-base \
+    "${SFT_ARGS[@]}"
+}
+treediff_arm() {  # MASKER SEED: the base continued on the new families, then no-repair pass@1 on their eval problems
+  local masker=$1 seed=$2
+  "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml model="$RUN/td-base/final/merged" \
+    output_dir="$RUN/td-$masker-s$seed" masker="$masker" seed="$seed" max_steps="$TD_STEPS" data.max_examples=20000 \
+    data.families="$(python -m minicode.families new --yaml)" run_name="minicode-td-$masker-s$seed" "${SFT_ARGS[@]}"
+  python -m repair.evaluate --model "$RUN/td-$masker-s$seed/final/merged" "${EVAL_ARGS[@]}" \
+    --problems "$RUN/eval-new.jsonl" --strategies no-repair --out "$RUN/eval-td-$masker-s$seed"
+}
+tier_ce() {  # per seed: the three arms on the same held-out programs and masks, paired to the uniform arm
+  for seed in "${TD_SEEDS[@]}"; do
+    local draws=0
+    [ "$seed" = "${TD_SEEDS[0]}" ] && draws=8  # the realized rates do not depend on the models: once
+    local models=("$RUN/td-uniform-s$seed/final/merged" "$RUN/td-ast-s$seed/final/merged"
+                  "$RUN/td-ast-span-s$seed/final/merged")
+    python -m train.tier_ce --model "$(IFS=,; echo "${models[*]}")" \
+      --data "$RUN/eval-new.jsonl" --completion-column canonical_solution --num "$EVAL_NUM" --max-length 160 \
+      --seed 0 --schedule-steps "$TD_STEPS" --schedule-draws "$draws" --out "$RUN/tier_ce-s$seed.json"
   done
 }
 trace() {
   local extra=""
   python -c "import sys; from repair.strategies import STRATEGIES; sys.exit('core-reimpl' not in STRATEGIES)" \
     && extra=",core-reimpl"
-  python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" \
-    --strategies "no-repair,global-low-confidence,best-of-2,trace-guided,ablations$extra" --out "$RUN/eval"
+  # into the main job's evaluation (same settings): its seed-0 no-repair and trace-guided rows are reused
+  python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" --seeds "$TRACE_SEEDS" \
+    --strategies no-repair,global-low-confidence,best-of-2,trace-guided --out "$RUN/eval"
+  # core-reimpl decodes greedily like no-repair (3 seeds gave one figure, docs/results.md); the ablations: Table 2
+  python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" --seeds 0 \
+    --strategies "no-repair,trace-guided,ablations$extra" --out "$RUN/eval"
 }
-estimators() {
-  # the RL recipe (configs/rl/minicode.yaml) with each estimator at the same 2 forward passes per estimate (d1: two
-  # one-pass estimates averaged), the main job's RL steps, two seeds (rollout, mask and data order) each
-  for spec in coupled:2 independent:2 d1:2; do
-    local name=${spec%%:*} passes=${spec##*:}
-    for seed in 0 1; do
-      "${DEEPSPEED[@]}" rl/grpo.py --config configs/rl/minicode.yaml model="$SFT" seed="$seed" \
-        output_dir="$RUN/rl-$name-s$seed" estimator.name="$name" estimator.passes="$passes" \
-        run_name="minicode-grpo-$name-s$seed" "${RL_ARGS[@]}"
-      python -m repair.evaluate --model "$RUN/rl-$name-s$seed/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair \
-        --out "$RUN/eval-rl-$name-s$seed"
+rl_arm() {  # NAME PASSES SEED: the RL recipe with one estimator, then no-repair pass@1 on the main eval problems
+  local name=$1 passes=$2 seed=$3
+  "${DEEPSPEED[@]}" rl/grpo.py --config configs/rl/minicode.yaml model="$SFT" seed="$seed" \
+    output_dir="$RUN/rl-$name-s$seed" estimator.name="$name" estimator.passes="$passes" \
+    run_name="minicode-grpo-$name-s$seed" "${RL_ARGS[@]}"
+  python -m repair.evaluate --model "$RUN/rl-$name-s$seed/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair \
+    --out "$RUN/eval-rl-$name-s$seed"
+}
+arness() {  # DiffuCoder 4.1: the SFT model and the main job's coupled-GRPO model
+  for tag in sft rl; do
+    local dir=$SFT
+    [ "$tag" = rl ] && dir="$RUN/rl/final/merged"
+    python -m inference.arness --model "$dir" --problems "$RUN/eval.jsonl" --temperatures 0,0.5,1.0 \
+      --gen-length "$GEN" --num "$ARNESS_NUM" --batch-size 8 --seed 0 --out "$RUN/arness-$tag.json"
+  done
+}
+fast_curve() {  # every point, plain included, at FAST_BLOCK and in this one stage, so tokens/s are measured alike
+  local args=("${EVAL_ARGS[@]}" --block-length "$FAST_BLOCK" --strategies no-repair)
+  python -m repair.evaluate --model "$SFT" "${args[@]}" --out "$RUN/fast-plain"
+  for cache in prefix dual; do
+    for th in "${THRESHOLDS[@]}"; do
+      python -m repair.evaluate --model "$SFT" "${args[@]}" --threshold "$th" "--$cache-cache" \
+        --out "$RUN/fast-$cache-$th"
     done
   done
 }
@@ -90,7 +166,6 @@ codefusion() {
     done
   done
 }
-
 full_recipe() {
   "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml \
     model="$RUN/model" output_dir="$RUN/sft-full" max_steps="$FULL_STEPS" \
@@ -99,9 +174,26 @@ full_recipe() {
     --out "$RUN/eval-sft-full"
 }
 
-stage treediff "TreeDiff: ast and ast-span SFT at equal steps, no-repair pass@1" treediff
-stage trace "Trace-guided: all strategies and ablations on the uniform SFT model" trace
-stage estimators "DiffuCoder: coupled vs independent vs d1 GRPO" estimators
+stage td-base "TreeDiff: base on half the families ($TD_BASE_STEPS steps, uniform), eval problems of the others" \
+  treediff_base
+for masker in uniform ast ast-span; do
+  for seed in "${TD_SEEDS[@]}"; do
+    stage "td-$masker-s$seed" "TreeDiff: $masker from the base, seed $seed ($TD_STEPS steps), no-repair pass@1" \
+      treediff_arm "$masker" "$seed"
+  done
+done
+stage tier-ce "TreeDiff: masked CE per AST tier of the arms, realized masking rates" tier_ce
+stage trace "Trace-guided: Tables 1-3 on the SFT model (seeds $TRACE_SEEDS; ablations at seed 0)" trace
+for spec in coupled:2 independent:2 d1:2; do
+  for seed in "${RL_SEEDS[@]}"; do
+    stage "rl-${spec%%:*}-s$seed" "DiffuCoder: ${spec%%:*} GRPO, seed $seed, and its pass@1" \
+      rl_arm "${spec%%:*}" "${spec##*:}" "$seed"
+  done
+done
+stage arness "DiffuCoder: AR-ness@k of the SFT and the RL model at temperatures 0, 0.5, 1" arness
+stage fast-curve "Fast-dLLM: pass@1 against tokens/s, thresholds ${THRESHOLDS[*]}, prefix and dual cache" fast_curve
 stage codefusion "CodeFusion: repair SFT on diffusion vs rule-based pairs, noise-and-resume repair" codefusion
-stage full "Full recipe: SFT for $FULL_STEPS steps, no-repair and trace-guided pass@1" full_recipe
+if [ "$FULL_STEPS" -gt 0 ]; then
+  stage full "Full recipe: SFT for $FULL_STEPS steps, no-repair and trace-guided pass@1" full_recipe
+fi
 python -m minicode.report full "$RUN"

@@ -10,6 +10,7 @@ import json
 import math
 from pathlib import Path
 
+from minicode import full_plots, full_tables
 from minicode.figures import (
     MAIN_STAGES,
     eval_figures,
@@ -20,14 +21,9 @@ from minicode.figures import (
     sft_figures,
     stage_seconds,
 )
+from minicode.full_tables import ESTIMATORS, RL_SEEDS, seeds_on_disk
+from minicode.stats import min_detectable_difference
 from minicode.summary import summary
-
-# TreeDiff (seed 002), LLaDA-8B-Instruct at T=512: HE+ / MBPP+ pass@1 %
-TREEDIFF_PAPER = {"uniform": "32.3 / 32.8", "ast": "36.6 / 33.3", "ast-span": "? / 31.5 (MBPP 39.7 vs 41.5 random)"}
-TRACE_PAPER = {"no-repair": 19.84, "global-low-confidence": 19.84, "best-of-2": 9.52, "trace-guided": 31.22,
-               "core-reimpl": 26.98}
-
-TRACE_ORDER = ("no-repair", "global-low-confidence", "core-reimpl", "best-of-2", "trace-guided")  # then ablations
 
 
 def binomial_halfwidth(pct: float, n: int) -> float:
@@ -46,20 +42,6 @@ def _pass_cell(res: tuple[float, int] | None) -> str:
     return f"{res[0]:.1f} (± {binomial_halfwidth(*res):.1f}, n={res[1]})" if res else "not run"
 
 
-def treediff_table(run: Path) -> list[str]:
-    lines = ["| masker (curriculum schedule) | SFT steps | final loss | no-repair pass@1 % (95% CI) | paper HE+ / MBPP+ (LLaDA-8B, T=512) |",
-             "|---|---|---|---|---|"]
-    for masker, sft_dir, eval_dir in (("uniform", "sft", "eval"), ("ast", "sft-ast", "eval-sft-ast"),
-                                      ("ast-span", "sft-ast-span", "eval-sft-ast-span")):
-        sft, res = sft_figures(run / sft_dir), _pass(eval_figures(run / eval_dir))
-        if sft is None or res is None:
-            lines.append(f"| {masker} | not run | | | {TREEDIFF_PAPER[masker]} |")
-            continue
-        lines.append(f"| {masker} | {sft['steps']} | {sft['loss_last']:.3f} | {_pass_cell(res)} "
-                     f"| {TREEDIFF_PAPER[masker]} |")
-    return lines
-
-
 def full_recipe_table(run: Path) -> list[str]:
     """The full recipe (stage `full`): the main job's SFT config at more steps, no-repair and trace-guided pass@1."""
     sft, figs = sft_figures(run / "sft-full"), eval_figures(run / "eval-sft-full")
@@ -73,10 +55,6 @@ def full_recipe_table(run: Path) -> list[str]:
                     f"| {cells[1]} | {nfe} |"]
 
 
-ESTIMATORS = (("coupled", 2), ("independent", 2), ("d1", 2))  # minicode/full.sh: name, forward passes per estimate
-RL_SEEDS = (0, 1)
-
-
 def estimator_table(run: Path) -> tuple[list[str], dict[str, list[dict]]]:
     """Per estimator and seed: probe reward first -> last (greedy, held-out rl prompts), and held-out no-repair pass@1
     of the RL model paired against the SFT model on the same problems (McNemar b / c / p)."""
@@ -84,7 +62,7 @@ def estimator_table(run: Path) -> tuple[list[str], dict[str, list[dict]]]:
              "(change) | McNemar b / c, p |", "|---|---|---|---|---|---|---|"]
     curves = {}
     for name, passes in ESTIMATORS:
-        for seed in RL_SEEDS:
+        for seed in seeds_on_disk(run, "rl-*", RL_SEEDS):
             tag = f"{name}-s{seed}"
             rl = rl_figures(run / f"rl-{tag}")
             curves[tag] = read_metrics(run / f"rl-{tag}" / "metrics.jsonl")
@@ -97,29 +75,6 @@ def estimator_table(run: Path) -> tuple[list[str], dict[str, list[dict]]]:
             lines.append(f"| {name} | {passes} | {seed} | {rl['steps']} | {rl['probe_first']} -> {rl['probe_last']} "
                          f"| {cells[0]} | {cells[1]} |")
     return lines, curves
-
-
-def reward_figure(curves: dict[str, list[dict]], path: Path) -> None:
-    """Training reward (noisy: new prompts every step) and probe reward (fixed held-out prompts) per run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for tag, rows in curves.items():
-        style = "-" if tag.endswith("s0") else "--"
-        for ax, key in zip(axes, ("reward", "probe/reward")):
-            points = [(r["step"], r[key]) for r in rows if key in r]
-            if points:
-                ax.plot(*zip(*points), style, label=tag)
-    axes[0].set(xlabel="RL step", ylabel="mean reward (code x2 + format x0.5)", title="training reward")
-    axes[1].set(xlabel="RL step", ylabel="probe reward", title="probe: held-out rl prompts, greedy")
-    for ax in axes:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 # CodeFusion (seed 001), 45M CF denoiser + decoder, Python: Table 1 any / best / vote % (sketch, execution) and
@@ -164,50 +119,132 @@ def codefusion_table(run: Path) -> list[str]:
     return lines
 
 
-def fast_table(s: dict) -> list[str]:
-    lines = ["| sampler | no-repair pass@1 % | NFE / problem | completion tokens / s (incl. tests) |", "|---|---|---|---|"]
-    for name, e in s["fast_modes"].items():
-        lines.append(f"| {name} | {e['pass@1']} | {e['nfe_per_problem']} | {e['tokens_per_s']} |" if e
-                     else f"| {name} | not run | | |")
-    return lines
+
+def _commit() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def settings_lines(run: Path) -> list[str]:
+    """The --full knobs of the run (RUN/full_settings.json, written by minicode/full.sh), loudly if overridden."""
+    knobs = read_json(run / "full_settings.json")
+    if not knobs:
+        return []
+    lines = ["Settings (minicode/full.sh knobs): " + ", ".join(f"{k}={v!r}" for k, v in knobs.items()) + "."]
+    if knobs.get("SFT_ARGS") or knobs.get("RL_ARGS"):
+        lines[0] += (" **SFT_ARGS / RL_ARGS override the recipes: a wiring check, whose figures mean nothing.**")
+    return lines + [""]
+
+
+def header(run: Path, main: dict) -> list[str]:
+    """Run, commit, timings and the power statement every section's intervals and tests refer to."""
+    cfg = read_json(run / "eval" / "config.json") or {}
+    full_stages = {k: v for k, v in stage_seconds(run, None).items() if k not in MAIN_STAGES}
+    pairs, p = 3 * 400, 0.45
+    bound, typical = min_detectable_difference(pairs, 2 * p * (1 - p)), min_detectable_difference(pairs, 0.2)
+    return ["# minicode: the papers in miniature", "",
+            f"Run directory `{run}`, written at commit {_commit()}; evaluation command of the SFT model: "
+            f"`{cfg.get('command', '?')}`.", "",
+            "How to read it. Every figure is measured on this run; paper columns are the papers' own results on their "
+            "models and benchmarks, for orientation. A pass@1 is the mean over seeds x problems with a 95% percentile "
+            "bootstrap interval that resamples seeds and problems (per seed figures in parentheses; with 3 seeds the "
+            "seed level is crude). A comparison gives the paired difference with its bootstrap interval (one resample "
+            "shared by both arms), McNemar's exact test on the discordant (seed, problem) pairs pooled over seeds "
+            "(it holds the trained models fixed: training-seed spread is in the interval, not in p), and the smallest "
+            "difference that many pairs detect at 80% power and two-sided 5%, at the pair's measured discordance.",
+            "", f"Power at this size: 3 seeds x 400 problems = {pairs} pairs at pass@1 ~45% detect {bound:.1f} points "
+            f"when the two arms agree on no problem beyond chance (discordance 2p(1-p) = {2 * p * (1 - p):.2f}, the "
+            f"unpaired bound) and {typical:.1f} points when 20% of pairs are discordant; one seed x 400: "
+            f"{min_detectable_difference(400, 2 * p * (1 - p)):.1f} / {min_detectable_difference(400, 0.2):.1f}.", "",
+            *settings_lines(run),
+            f"Main job wall time {main['total_seconds'] / 60:.1f} min; stages (s): {main['stage_seconds']}; "
+            f"--full stages (s): {full_stages}, {sum(full_stages.values()) / 3600:.2f} h.", ""]
+
+
+def treediff_section(run: Path, data: dict) -> list[str]:
+    table, data["treediff"] = full_tables.treediff_table(run)
+    fig = full_plots.treediff_figure(data["treediff"]["intervals"], run / "figure_treediff.png")
+    return (["## 1. TreeDiff: uniform vs AST vs AST-span masking, continued from one base", "",
+             "As the paper, every arm starts from the same pretrained model (the paper: LLaDA-8B-Instruct, pretrained "
+             "with uniform masking; here a base trained with uniform masking on half of minicode's families) and "
+             "differs only in the forward process of its continued training, on families the base never saw "
+             "(`python -m minicode.families`); each arm at 3 training seeds (mask draws and data order), evaluated "
+             "with the plain sampler (one token per step) on fresh eval problems of the new families.", ""]
+            + table + ([""] + ["![treediff](figure_treediff.png)"] if fig else [])
+            + ["", "Masked CE per AST tier on the same held-out programs (`python -m train.tier_ce`, uniform masks at "
+               "rates 0.1-0.9, the same masks for every model; paired differences to the uniform arm of the same "
+               "seed with 95% bootstrap intervals over rows). The review's question: ast masks the skeleton tier "
+               "(constants, punctuation) less often than uniform; if that explains a pass@1 gap, the ast arm's "
+               "skeleton CE is higher than the uniform arm's while the other tiers are not.", ""]
+            + full_tables.tier_ce_table(run) + [""])
+
+
+def trace_section(run: Path) -> list[str]:
+    report = run / "eval" / "report.md"
+    return (["## 2. Trace-guided repair: Tables 1-3 on the SFT model", "",
+             "Table 1 strategies at every seed run, each paired with no-repair; the ablations (Table 2) paired with "
+             "trace-guided on the seeds both ran. core-reimpl decodes greedily like no-repair, so one seed. "
+             f"Full evaluation report with McNemar per seed, edit distances and figures: [{report.relative_to(run)}]"
+             f"({report.relative_to(run)}).", ""]
+            + full_tables.trace_table(run) + [""] + full_tables.trace_details(run) + [""])
+
+
+def diffucoder_section(run: Path) -> list[str]:
+    est, curves = estimator_table(run)
+    rewards = full_plots.reward_figure(curves, run / "figure_rl_rewards.png")
+    reports = {t: r for t, _ in full_tables.ARNESS_MODELS if (r := read_json(run / f"arness-{t}.json"))}
+    arness = full_plots.arness_figure(reports, run / "figure_arness.png")
+    return (["## 3. DiffuCoder: log-prob estimators in coupled-GRPO, and the decoding order", "",
+             "The RL recipe (configs/rl/minicode.yaml) with each estimator at 2 forward passes per estimate, "
+             f"seeds {', '.join(map(str, seeds_on_disk(run, 'rl-*', RL_SEEDS)))}; held-out no-repair pass@1 after RL paired with the SFT model "
+             "(the lr = 0 control: a LoRA policy at lr 0 is the SFT model). Paper: coupled-GRPO +4.4 points on "
+             "EvalPlus over the instruct model.", ""]
+            + full_tables.estimator_pooled_table(run) + ["", "Per RL run:", ""] + est
+            + ([""] + ["![rewards](figure_rl_rewards.png)"] if rewards else [])
+            + ["", "AR-ness@k of the decoding order (`python -m inference.arness`, DiffuCoder section 4.1 and "
+               "Appendix A.2; plain sampler, one token per step, one block; mean over problems). Paper: both well "
+               "below 1 and closer to 1 than to 0 for code, falling as the temperature rises (its Figures 3 and 5).",
+               ""] + full_tables.arness_table(run) + ([""] + ["![arness](figure_arness.png)"] if arness else []) + [""])
+
+
+def codefusion_section(run: Path) -> list[str]:
+    return (["## 4. CodeFusion: noise-and-resume repair after repair SFT on diffusion vs rule-based pairs", "",
+             "Scored as the paper scores last-mile repair (repair/lastmile.py quotes its definitions): only held-out "
+             "programs that do not parse; execution match = the repair parses and passes the problem's tests (rows "
+             "with tests), sketch match = it equals the known fixed program up to names and literals (rows with a "
+             "fixed program); pooled over noise levels (any / best / vote, pass@k as the paper's Tables 1 and 3). "
+             "The last column is the old criterion, kept for comparison only. Pair statistics: cf_pair_stats.json, "
+             "cf_pair_stats.png.", ""] + codefusion_table(run) + [""])
+
+
+def fast_section(run: Path) -> list[str]:
+    points = full_tables.fast_points(run)
+    fig = full_plots.fast_curve_figure(points, run / "figure_fast_curve.png")
+    block = (read_json(run / "fast-plain" / "config.json") or {}).get("block_length", "?")
+    return (["## 5. Fast-dLLM: accuracy at speed on the SFT model", "",
+             "Confidence-threshold commits with the prefix KV cache and with the dual cache (prefix and suffix, "
+             f"Fast-dLLM's DualCache), against the plain sampler on the same problems, every point at block length "
+             f"{block} (Fast-dLLM's 32; the other sections decode one block of 96); tokens/s = gen length x "
+             "problems / the rows' summed seconds (generation and tests, batch 8), measured in one stage. Paper "
+             "(LLaDA / Dream on GSM8K, MATH, HumanEval, MBPP): up to 27.6x throughput with little accuracy loss at "
+             "threshold 0.9; peers report collapses on code at low thresholds (Dream-Instruct HumanEval 55.5 -> 5.5).",
+             ""] + full_tables.fast_curve_table(points) + ([""] + ["![fast](figure_fast_curve.png)"] if fig else [])
+            + [""])
 
 
 def write_full_report(run: Path) -> Path:
     main = read_json(run / "summary.json") or summary(run, str(run / "sft/final/merged"),
                                                        str(run / "rl/final/merged"), [])
-    cfg = read_json(run / "eval" / "config.json") or {}
-    full_stages = {k: v for k, v in stage_seconds(run, None).items() if k not in MAIN_STAGES}
-    md = ["# minicode: the papers in miniature", "",
-          f"Run directory `{run}`; evaluation command: `{cfg.get('command', '?')}`.", "",
-          "Every number is measured on this run (one SFT seed; 200 held-out eval problems, so a pass@1 near 50% has a "
-          "95% interval of about ±7 points: differences below that are noise). Paper columns are the papers' own "
-          "results on their models and benchmarks, for orientation only.", "",
-          f"Main job wall time {main['total_seconds'] / 60:.1f} min; stages (s): {main['stage_seconds']}; "
-          f"--full stages (s): {full_stages}", ""]
-    md += ["## The full recipe: the main job's SFT config at more steps", "",
-           "Trained from the same model, data order and seed as the main job, cosine to 0 over all its steps; the tables "
-           "below use the main job's SFT model.", ""] + full_recipe_table(run) + [""]
-    md += ["## TreeDiff Table 1: forward process at equal steps", ""] + treediff_table(run) + [""]
-    trace = run / "eval" / "report.md"
-    md += ["## Trace-guided repair Tables 1-3, McNemar, localization, edit distance", "",
-           f"The full evaluation report is [{trace.relative_to(run)}]({trace.relative_to(run)}); Table 1 here:", ""]
-    figs = eval_figures(run / "eval") or {}
-    md += ["| strategy | pass@1 % | NFE / problem | paper MBPP+ pass@1 (LLaDA-8B-Base) |", "|---|---|---|---|"]
-    order = [k for k in TRACE_ORDER if k in figs] + sorted(k for k in figs if k not in TRACE_ORDER)
-    md += [f"| {k} | {figs[k]['pass@1']} | {figs[k]['nfe_per_problem']} | {TRACE_PAPER.get(k, '')} |" for k in order]
-    est, curves = estimator_table(run)
-    reward_figure(curves, run / "figure_rl_rewards.png")
-    md += ["", "## DiffuCoder: log-prob estimators in coupled-GRPO", "", *est, "",
-           "![rewards](figure_rl_rewards.png)", ""]
-    md += ["## CodeFusion: noise-and-resume repair after repair SFT on diffusion vs rule-based pairs", "",
-           "Scored as the paper scores last-mile repair (repair/lastmile.py quotes its definitions): only held-out "
-           "programs that do not parse; execution match = the repair parses and passes the problem's tests (rows "
-           "with tests), sketch match = it equals the known fixed program up to names and literals (rows with a "
-           "fixed program); pooled over noise levels (any / best / vote, pass@k as the paper's Tables 1 and 3). "
-           "The last column is the old criterion, kept for comparison only. Pair statistics: cf_pair_stats.json, "
-           "cf_pair_stats.png.", ""]
-    md += codefusion_table(run) + [""]
-    md += ["## Fast-dLLM: sampler modes on the SFT model", ""] + fast_table(main) + [""]
+    data: dict = {}
+    md = header(run, main) + treediff_section(run, data) + trace_section(run) + diffucoder_section(run)
+    md += codefusion_section(run) + fast_section(run)
+    if (run / "sft-full").exists():
+        md += ["## The full recipe: the main job's SFT config at more steps", ""] + full_recipe_table(run) + [""]
     (run / "report.md").write_text("\n".join(md))
-    (run / "report.json").write_text(json.dumps({"main": main}, indent=2))
+    (run / "report.json").write_text(json.dumps({"main": main, **data}, indent=2, default=str))
     return run / "report.md"

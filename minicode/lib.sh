@@ -1,5 +1,5 @@
 # Shared by minicode/main.sh and minicode/full.sh (sourced, not run).
-# stage NAME TITLE FUNCTION: runs FUNCTION once; its wall seconds go to $RUN/stages/NAME (the done marker, so a
+# stage NAME TITLE FUNCTION [ARGS...]: runs FUNCTION ARGS once; its wall seconds go to $RUN/stages/NAME (the done marker, so a
 # rerun skips the stage; delete the file to redo it). The entry points resume on their own within a stage.
 # Overrides for a quick check of the wiring (e.g. SFT_ARGS="max_steps=30" RL_ARGS="max_steps=2" EVAL_NUM=16): extra
 # key=value arguments of every SFT / GRPO launch, and the number of eval problems. Results then mean nothing.
@@ -16,6 +16,7 @@ EVAL_ARGS=(--problems "$RUN/eval.jsonl" --seeds 0 --gen-length "$GEN" --block-le
 
 stage() {
   local name=$1 title=$2 fn=$3
+  shift 3
   mkdir -p "$RUN/stages"
   if [ -f "$RUN/stages/$name" ]; then
     echo "=== $title: done ($(cat "$RUN/stages/$name") s), skipped ==="
@@ -23,6 +24,6 @@ stage() {
   fi
   echo; echo "=== $title ==="
   local t0=$SECONDS
-  "$fn"
+  "$fn" "$@"
   echo $((SECONDS - t0)) > "$RUN/stages/$name"
 }
