@@ -14,6 +14,13 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, path: Path) -> bool:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
 def treediff_figure(intervals: dict[str, dict], path: Path) -> bool:
     """pass@1 per masker: each training seed a dot, the mean with its 95% interval a bar."""
     if not intervals:
@@ -43,10 +50,7 @@ def treediff_figure(intervals: dict[str, dict], path: Path) -> bool:
         title="TreeDiff Table 1 in miniature: masker, from one base",
     )
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, path)
 
 
 def arness_figure(reports: dict[str, dict], path: Path) -> bool:
@@ -65,10 +69,7 @@ def arness_figure(reports: dict[str, dict], path: Path) -> bool:
     axes[1].set(xlabel="k", ylabel="global AR-ness@k", title="global: earliest masked first", ylim=(0, 1.02))
     for ax in axes:
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, path)
 
 
 def fast_curve_figure(points: dict[str, list[dict]], path: Path) -> bool:
@@ -96,10 +97,7 @@ def fast_curve_figure(points: dict[str, list[dict]], path: Path) -> bool:
         title="Fast-dLLM on the SFT model: accuracy at speed (labels: threshold)",
     )
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, path)
 
 
 def reward_figure(curves: dict[str, list[dict]], path: Path) -> bool:
@@ -118,7 +116,4 @@ def reward_figure(curves: dict[str, list[dict]], path: Path) -> bool:
     axes[1].set(xlabel="RL step", ylabel="probe reward", title="probe: held-out rl prompts, greedy")
     for ax in axes:
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, path)
