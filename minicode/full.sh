@@ -49,9 +49,8 @@ RUN=${1:-runs/minicode-full}
 NGPU=${NGPU:-2}
 export WANDB_MODE=${WANDB_MODE:-offline} TOKENIZERS_PARALLELISM=false DS_ACCELERATOR=${DS_ACCELERATOR:-cpu}
 export EVAL_NUM=${EVAL_NUM:-400}  # the main job's eval problems (lib.sh: 200); every SFT-model row uses them
-bash minicode/main.sh "$RUN"
 . minicode/lib.sh
-SFT="$RUN/sft/final/merged"
+mkdir -p "$RUN"
 TD_BASE_STEPS=${TD_BASE_STEPS:-2000}  # the main recipe's steps: copying switches on between ~1,000 and 2,000
 TD_STEPS=${TD_STEPS:-300}  # continued training per arm (19,200 rows: ~740 per new family)
 read -r -a TD_SEEDS <<< "${TD_SEEDS:-0 1 2}"
@@ -117,10 +116,10 @@ rl_arm() {  # NAME PASSES SEED: the RL recipe with one estimator, then no-repair
   python -m repair.evaluate --model "$RUN/rl-$name-s$seed/final/merged" "${EVAL_ARGS[@]}" --strategies no-repair \
     --out "$RUN/eval-rl-$name-s$seed"
 }
-arness() {  # DiffuCoder 4.1: the SFT model and the main job's coupled-GRPO model
+arness() {  # DiffuCoder 4.1: the SFT model and the coupled-GRPO model of the estimator comparison's first seed
   for tag in sft rl; do
     local dir=$SFT
-    [ "$tag" = rl ] && dir="$RUN/rl/final/merged"
+    [ "$tag" = rl ] && dir="$RUN/rl-coupled-s${RL_SEEDS[0]}/final/merged"
     python -m inference.arness --model "$dir" --problems "$RUN/eval.jsonl" --temperatures 0,0.5,1.0 \
       --gen-length "$GEN" --num "$ARNESS_NUM" --batch-size 8 --seed 0 --out "$RUN/arness-$tag.json"
   done
@@ -174,6 +173,11 @@ full_recipe() {
     --out "$RUN/eval-sft-full"
 }
 
+# the main job's first three stages (minicode/lib.sh) on EVAL_NUM problems; its RL, synthesis and fast-sampler stages
+# are not run: the DiffuCoder, CodeFusion and Fast-dLLM sections train and measure their own
+stage model "small model, $EVAL_NUM fresh eval problems (seed $EVAL_SEED), RL prompts" build
+stage sft "SFT from scratch on minicode train ($NGPU ranks, full fine-tune): the SFT model of every section" sft
+stage eval "SFT model: no-repair and trace-guided, seed 0 (section 2 adds seeds and strategies)" evaluate
 stage td-base "TreeDiff: base on half the families ($TD_BASE_STEPS steps, uniform), eval problems of the others" \
   treediff_base
 for masker in uniform ast ast-span; do

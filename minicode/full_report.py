@@ -12,7 +12,6 @@ from pathlib import Path
 
 from minicode import full_plots, full_tables
 from minicode.figures import (
-    MAIN_STAGES,
     eval_figures,
     paired_gain,
     read_json,
@@ -23,7 +22,6 @@ from minicode.figures import (
 )
 from minicode.full_tables import ESTIMATORS, RL_SEEDS, seeds_on_disk
 from minicode.stats import min_detectable_difference
-from minicode.summary import summary
 
 
 def binomial_halfwidth(pct: float, n: int) -> float:
@@ -141,10 +139,10 @@ def settings_lines(run: Path) -> list[str]:
     return lines + [""]
 
 
-def header(run: Path, main: dict) -> list[str]:
+def header(run: Path) -> list[str]:
     """Run, commit, timings and the power statement every section's intervals and tests refer to."""
     cfg = read_json(run / "eval" / "config.json") or {}
-    full_stages = {k: v for k, v in stage_seconds(run, None).items() if k not in MAIN_STAGES}
+    stages = stage_seconds(run, None)
     pairs, p = 3 * 400, 0.45
     bound, typical = min_detectable_difference(pairs, 2 * p * (1 - p)), min_detectable_difference(pairs, 0.2)
     return ["# minicode: the papers in miniature", "",
@@ -162,8 +160,7 @@ def header(run: Path, main: dict) -> list[str]:
             f"unpaired bound) and {typical:.1f} points when 20% of pairs are discordant; one seed x 400: "
             f"{min_detectable_difference(400, 2 * p * (1 - p)):.1f} / {min_detectable_difference(400, 0.2):.1f}.", "",
             *settings_lines(run),
-            f"Main job wall time {main['total_seconds'] / 60:.1f} min; stages (s): {main['stage_seconds']}; "
-            f"--full stages (s): {full_stages}, {sum(full_stages.values()) / 3600:.2f} h.", ""]
+            f"Wall time of the finished stages {sum(stages.values()) / 3600:.2f} h; per stage (s): {stages}.", ""]
 
 
 def treediff_section(run: Path, data: dict) -> list[str]:
@@ -238,13 +235,12 @@ def fast_section(run: Path) -> list[str]:
 
 
 def write_full_report(run: Path) -> Path:
-    main = read_json(run / "summary.json") or summary(run, str(run / "sft/final/merged"),
-                                                       str(run / "rl/final/merged"), [])
+    sft_model = {"sft": sft_figures(run / "sft"), "eval": eval_figures(run / "eval")}
     data: dict = {}
-    md = header(run, main) + treediff_section(run, data) + trace_section(run) + diffucoder_section(run)
+    md = header(run) + treediff_section(run, data) + trace_section(run) + diffucoder_section(run)
     md += codefusion_section(run) + fast_section(run)
     if (run / "sft-full").exists():
         md += ["## The full recipe: the main job's SFT config at more steps", ""] + full_recipe_table(run) + [""]
     (run / "report.md").write_text("\n".join(md))
-    (run / "report.json").write_text(json.dumps({"main": main, **data}, indent=2, default=str))
+    (run / "report.json").write_text(json.dumps({"sft_model": sft_model, **data}, indent=2, default=str))
     return run / "report.md"

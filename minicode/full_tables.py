@@ -225,7 +225,7 @@ def estimator_pooled_table(run: Path, seeds: tuple[int, ...] | None = None) -> l
     return lines
 
 
-ARNESS_MODELS = (("sft", "SFT model"), ("rl", "coupled-GRPO model (main job)"))
+ARNESS_MODELS = (("sft", "SFT model"), ("rl", "coupled-GRPO model (section 3, coupled, first seed)"))
 
 
 def arness_table(run: Path) -> list[str]:

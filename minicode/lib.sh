@@ -1,4 +1,5 @@
-# Shared by minicode/main.sh and minicode/full.sh (sourced, not run).
+# Shared by minicode/main.sh and minicode/full.sh (sourced, not run): settings, `stage`, and the first three stages of
+# the main job (build, sft, evaluate), which --full runs too.
 # stage NAME TITLE FUNCTION [ARGS...]: runs FUNCTION ARGS once; its wall seconds go to $RUN/stages/NAME (the done marker, so a
 # rerun skips the stage; delete the file to redo it). The entry points resume on their own within a stage.
 # Overrides for a quick check of the wiring (e.g. SFT_ARGS="max_steps=30" RL_ARGS="max_steps=2" EVAL_NUM=16): extra
@@ -26,4 +27,19 @@ stage() {
   local t0=$SECONDS
   "$fn" "$@"
   echo $((SECONDS - t0)) > "$RUN/stages/$name"
+}
+
+SFT="$RUN/sft/final/merged"
+EVAL_SEED=${EVAL_SEED:-1}
+build() {
+  python scripts/make_tiny_model.py --preset small --out "$RUN/model"
+  python -m data.minicode --split eval --num "$EVAL_NUM" --seed "$EVAL_SEED" --out "$RUN/eval.jsonl"
+  python -m data.minicode --split rl --num 64 --seed 0 --asserts --out "$RUN/rl_prompts.jsonl"
+}
+sft() {
+  "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml \
+    model="$RUN/model" output_dir="$RUN/sft" "${SFT_ARGS[@]}"
+}
+evaluate() {
+  python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" --strategies no-repair,trace-guided --out "$RUN/eval"
 }

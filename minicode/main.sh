@@ -15,23 +15,10 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--full" ]; then shift; exec bash minicode/full.sh "$@"; fi
 RUN=${1:-runs/minicode}
 NGPU=${NGPU:-2}
-EVAL_SEED=${EVAL_SEED:-1}
 export WANDB_MODE=${WANDB_MODE:-offline} TOKENIZERS_PARALLELISM=false DS_ACCELERATOR=${DS_ACCELERATOR:-cpu}
-. minicode/lib.sh
+. minicode/lib.sh  # build, sft, evaluate: the stages --full shares
 mkdir -p "$RUN"
 
-build() {
-  python scripts/make_tiny_model.py --preset small --out "$RUN/model"
-  python -m data.minicode --split eval --num "$EVAL_NUM" --seed "$EVAL_SEED" --out "$RUN/eval.jsonl"
-  python -m data.minicode --split rl --num 64 --seed 0 --asserts --out "$RUN/rl_prompts.jsonl"
-}
-sft() {
-  "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml \
-    model="$RUN/model" output_dir="$RUN/sft" "${SFT_ARGS[@]}"
-}
-evaluate() {
-  python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" --strategies no-repair,trace-guided --out "$RUN/eval"
-}
 rl() {
   "${DEEPSPEED[@]}" rl/grpo.py --config configs/rl/minicode.yaml \
     model="$SFT" output_dir="$RUN/rl" "${RL_ARGS[@]}"
@@ -49,9 +36,8 @@ fast() {
   python -m repair.evaluate --model "$SFT" "${EVAL_ARGS[@]}" --strategies no-repair --threshold 0.9 \
     --prefix-cache --out "$RUN/eval-threshold-cache"
 }
-SFT="$RUN/sft/final/merged"
 
-stage model "1/6 small model, 200 fresh eval problems (seed $EVAL_SEED), RL prompts" build
+stage model "1/6 small model, $EVAL_NUM fresh eval problems (seed $EVAL_SEED), RL prompts" build
 stage sft "2/6 SFT from scratch on minicode train ($NGPU ranks, full fine-tune)" sft
 stage eval "3/6 repair.evaluate: no-repair and trace-guided on the eval problems" evaluate
 stage rl "4/6 coupled-GRPO from the SFT model ($NGPU ranks) and its pass@1" rl

@@ -190,7 +190,7 @@ def test_arness_table_one_row_per_model_and_temperature(tmp_path):
     assert lines[0] == "| model | temperature | problems | local@1 | local@2 | global@1 |"
     assert lines[2] == "| SFT model | 0 | 10 | 0.900 | 0.800 | 0.700 |"
     assert lines[3] == "| SFT model | 1 | 10 | 0.500 | 0.250 | 0.400 |"
-    assert lines[4] == "| coupled-GRPO model (main job) | not run | | |"
+    assert lines[4] == "| coupled-GRPO model (section 3, coupled, first seed) | not run | | |"
 
 
 def test_fast_curve_points_table_and_figure(tmp_path):
