@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -258,6 +258,9 @@ class Shard:
     limits: object
     pool: object
     writer: RowWriter
+    # task id -> its stage-1 cache, shared by the seeds: a greedy stage 1 runs once per problem, not once per seed
+    # (repair.loop.generation_key); sampled generations stay per seed
+    stage1: dict = field(default_factory=dict)
 
     def batch(self, seed: int, problems: list) -> None:
         """Every missing (strategy, problem) row of one batch of problems: stage 1 once per seed (cached in the
@@ -267,7 +270,8 @@ class Shard:
         splits = {p.task_id: split_tests(p, self.args.feedback_fraction, seed=self.args.split_seed) for p in problems}
         fmt = eval_format(self.args)
         tasks = {p.task_id: make_task(self.engine, p, splits[p.task_id].feedback, seed, limits=self.limits,
-                                      pool=self.pool, fmt=fmt) for p in problems}
+                                      pool=self.pool, fmt=fmt, cache=self.stage1.setdefault(p.task_id, {}))
+                 for p in problems}
         for name in self.names:
             todo = [p for p in problems if p.task_id not in self.done[(name, seed)]]
             if not todo:

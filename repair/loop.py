@@ -108,7 +108,7 @@ class Task:
     prompt_ids: torch.Tensor  # [1, P]
     feedback: Feedback
     seed: int
-    cache: dict = field(default_factory=dict)  # stage-1 generations shared by the strategies of one seed
+    cache: dict = field(default_factory=dict)  # stage-1 generations shared by the strategies (greedy: and seeds)
     answer: Answer | None = None  # what the generated text becomes (repair.formats); None: raw, prompt + completion
 
     def __post_init__(self):
@@ -246,9 +246,12 @@ def make_generator(device: torch.device, *parts) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(int.from_bytes(digest[:8], "big") >> 1)
 
 
-def generation_key(cfg: LoopConfig, temperature: float, sample: int = 0) -> tuple:
+def generation_key(cfg: LoopConfig, temperature: float, sample: int = 0, seed: int | None = None) -> tuple:
+    """A stage-1 generation's cache key. A greedy one (temperature 0: argmax commits by confidence, no random draw)
+    is the same at every seed, so its key leaves the seed out and the seeds of one evaluation share it when their
+    tasks share a cache (repair.evaluate); a sampled one keys on its seed."""
     return (cfg.steps, cfg.gen_length, cfg.block_length, cfg.threshold, cfg.prefix_cache, cfg.dual_cache, temperature,
-            sample)
+            sample) + (() if temperature == 0 else (seed,))
 
 
 def initial(engine: Engine, tasks: list[Task], cfg: LoopConfig, samples: tuple[int, ...] = (0,),
@@ -258,13 +261,13 @@ def initial(engine: Engine, tasks: list[Task], cfg: LoopConfig, samples: tuple[i
     generation still costs its NFE in every strategy that uses it (honest per-strategy accounting).
     """
     temperature = cfg.temperature if temperature is None else temperature
-    todo = [(t, k) for t in tasks for k in samples if generation_key(cfg, temperature, k) not in t.cache]
+    todo = [(t, k) for t in tasks for k in samples if generation_key(cfg, temperature, k, t.seed) not in t.cache]
     if todo:
         gens = [make_generator(engine.device, t.seed, t.task_id, "generate", k) for t, k in todo]
         made = engine.generate([t for t, _ in todo], cfg, cfg.steps, temperature, gens)
         for (t, k), res in zip(todo, made):
-            t.cache[generation_key(cfg, temperature, k)] = res
-    return [[t.cache[generation_key(cfg, temperature, k)] for k in samples] for t in tasks]
+            t.cache[generation_key(cfg, temperature, k, t.seed)] = res
+    return [[t.cache[generation_key(cfg, temperature, k, t.seed)] for k in samples] for t in tasks]
 
 
 # ---- pure pieces ----
@@ -354,9 +357,10 @@ def repair(engine: Engine, tasks: list[Task], starts: list[tuple[Candidate, int]
 
 # ---- binding a problem's tests ----
 def make_task(engine: Engine, problem, feedback_indices: list[int], seed: int, *, limits, pool,
-              max_trace_lines: int = 256, fmt: EvalFormat | None = None) -> Task:
+              max_trace_lines: int = 256, fmt: EvalFormat | None = None, cache: dict | None = None) -> Task:
     """A Task whose feedback runner can only run `feedback_indices` (the T_fb of the split); `fmt`: its prompt
-    format and extraction (repair.formats; default raw, no extraction)."""
+    format and extraction (repair.formats; default raw, no extraction); `cache`: a stage-1 cache to share (the same
+    problem at other seeds), else its own."""
     indices = list(feedback_indices)
 
     def feedback(program: str, trace: bool) -> ProblemResult:
@@ -366,7 +370,8 @@ def make_task(engine: Engine, problem, feedback_indices: list[int], seed: int, *
 
     ids, answer = (fmt or EvalFormat()).encode(engine.tokenizer, problem)
     prompt_ids = torch.tensor([ids], dtype=torch.long, device=engine.device)
-    return Task(problem.task_id, problem.prompt, prompt_ids, feedback, seed, answer=answer)
+    return Task(problem.task_id, problem.prompt, prompt_ids, feedback, seed, answer=answer,
+                cache={} if cache is None else cache)
 
 
 def heldout_result(problem, heldout_indices: list[int], program: str, *, limits, pool) -> ProblemResult:

@@ -355,3 +355,35 @@ def test_max_trace_lines_must_be_positive(tmp_path):
     with pytest.raises(UsageError, match="--max-trace-lines must be >= 1, got 0"):
         main(["--model", "x", "--dataset", "mbpp", "--max-trace-lines", "0", "--out", str(tmp_path / "o")])
     assert not (tmp_path / "o").exists()
+
+
+def test_greedy_stage1_runs_once_per_problem_for_all_seeds_with_the_rows_of_a_single_seed_run(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    """A greedy stage 1 does not depend on the seed: an evaluation at seeds 0,1 generates it once per problem (not
+    once per seed), and seed 1's rows equal those of a run at seed 1 alone; sampled generations stay per seed."""
+    from repair.evaluate import main
+
+    calls = []
+    generate = Engine.generate
+
+    def counting(self, tasks, cfg, steps, temperature, generators, revise=None):
+        calls.extend((t.task_id, t.seed, temperature) for t in tasks)
+        return generate(self, tasks, cfg, steps, temperature, generators, revise)
+
+    monkeypatch.setattr(Engine, "generate", counting)
+    args = ["--model", str(tiny_model_dir), "--dataset", "mbpp", "--limit", "3", "--gen-length", "32", "--steps",
+            "8", "--repair-steps", "4", "--budget-k", "8", "--rounds", "1", "--workers", "1",
+            "--strategies", "no-repair,trace-guided,best-of-2"]
+    main(args + ["--seeds", "0,1", "--out", str(tmp_path / "both")])
+    greedy = [c for c in calls if c[2] == 0]
+    assert len(greedy) == 3 and len({task for task, _, _ in greedy}) == 3
+    sampled = {(task, seed) for task, seed, t in calls if t > 0}
+    assert {seed for _, seed in sampled} == {0, 1}  # best-of-2 samples at each seed
+    calls.clear()
+    main(args + ["--seeds", "1", "--out", str(tmp_path / "one")])
+    keys = ("task_id", "passed", "initial_tokens", "final_tokens", "nfe")
+    for name in ("no-repair", "trace-guided", "best-of-2"):
+        rows = [[{k: json.loads(x)[k] for k in keys} for x in (tmp_path / d / "runs" / f"{name}.seed1.jsonl")
+                 .read_text().splitlines()] for d in ("both", "one")]
+        assert sorted(rows[0], key=str) == sorted(rows[1], key=str), name
