@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # minicode, the main job: a small diffusion model learns to write Python on this CPU, through the framework's own
-# entry points. `bash scripts/minicode.sh [RUN_DIR]` (default runs/minicode; ~38 minutes on 2 cores: SFT 18, RL 12):
+# entry points. `bash scripts/minicode.sh [RUN_DIR]` (default runs/minicode; ~36 minutes on 2 cores: SFT 16-18, RL 13.5):
 #   1. the small model (random LLaDA architecture, digit-splitting BPE that has seen minicode) + 200 fresh eval problems
 #   2. SFT from scratch (full fine-tune) on minicode `train` under deepspeed, 2 ranks
 #   3. repair.evaluate on `eval`: no-repair and trace-guided pass@1 on held-out tests, in the real sandbox

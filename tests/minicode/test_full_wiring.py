@@ -5,6 +5,7 @@ Slow (~15-20 min on 2 cores): `pytest -m slow tests/minicode/test_full_wiring.py
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -75,6 +76,22 @@ def test_full_runs_every_stage_writes_five_sections_and_resumes(tmp_path):
         timeout=600,
     )
     assert again.returncode == 0 and again.stdout.count("skipped ===") >= len(stages), again.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_main_job_runs_its_six_stages_writes_the_summary_and_resumes(tmp_path):
+    """README command 1's script with tiny overrides (~3 min): the six stages (three of them from minicode/lib.sh,
+    shared with --full), summary.json naming the RL model with its paired gain, and a rerun that skips them all."""
+    run = tmp_path / "main"
+    env = {**os.environ, **{k: TINY[k] for k in ("SFT_ARGS", "RL_ARGS", "EVAL_NUM", "WANDB_MODE", "MASTER_PORT")}}
+    for _ in range(2):
+        proc = subprocess.run(["bash", "scripts/minicode.sh", str(run)], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=1200)
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert proc.stdout.count("skipped ===") == 6
+    assert {p.name for p in (run / "stages").iterdir()} == {"model", "sft", "eval", "rl", "synth", "fast"}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["rl_model"] == str(run / "rl/final/merged") and summary["rl_gain"]["problems"] == 8
 
 
 def test_stage_runs_a_function_with_its_arguments_once(tmp_path):
