@@ -11,8 +11,10 @@ EVAL_NUM=${EVAL_NUM:-200}
 DEEPSPEED=(deepspeed --log_level=warning --num_gpus "$NGPU" --master_port "${MASTER_PORT:-29500}")
 GEN=${GEN:-96}  # completion tokens: the longest canonical minicode bodies are ~86 tokens with the small tokenizer
 # repair.evaluate settings of every minicode evaluation: the paper's S = K = 64 at L = 512 scaled to L = 96 -> 12;
-# R = 3, tau = 0.2 as the paper; N = L (one token per step) where the paper commits 4 per step (N = 128, L = 512).
-EVAL_ARGS=(--problems "$RUN/eval.jsonl" --seeds 0 --gen-length "$GEN" --block-length "$GEN" --steps "$GEN"
+# R = 3, tau = 0.2 as the paper; N = EVAL_STEPS stage-1 steps: the main job's N = L (one token per step), where the
+# paper commits 4 per step (N = 128, L = 512); --full sets its own.
+EVAL_STEPS=${EVAL_STEPS:-$GEN}
+EVAL_ARGS=(--problems "$RUN/eval.jsonl" --seeds 0 --gen-length "$GEN" --block-length "$GEN" --steps "$EVAL_STEPS"
            --repair-steps 12 --budget-k 12 --rounds 3 --batch-size 8)
 
 stage() {
