@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The papers in miniature on minicode, with the power to tell: `bash scripts/minicode.sh --full [RUN_DIR]` (default
-# runs/minicode-full). Runs the main job (minicode/main.sh) into RUN_DIR on EVAL_NUM = 400 eval problems, then:
+# runs/minicode-full). Runs the main job's first three stages (the small model, SFT, the SFT model's evaluation:
+# minicode/lib.sh) into RUN_DIR on EVAL_NUM = 400 eval problems, then:
 #   TreeDiff   a base pretrained once (the main recipe, uniform masking) on half of minicode's families
 #              (python -m minicode.families base), continued for TD_STEPS steps with uniform / ast / ast-span on the
 #              other half, which the base never saw, 3 training seeds each (seed= : masks and data order); no-repair
@@ -23,26 +24,12 @@
 # 95% interval, paired tests and the papers' figures. Every stage, and every training arm, is its own resumable stage
 # (minicode/lib.sh); the entry points resume within one. No setting here was chosen by looking at a result.
 #
-# Budget (2 cores; per-unit costs measured before this design: SFT ~0.5 s/step on 2 ranks at micro batch 32 + ~40 s
-# launch; repair.evaluate no-repair on 400 problems ~3.5 min at batch 8, a repair strategy ~half that, best-of-2
-# ~1.25x, core-reimpl ~1x; one RL launch of the recipe 6-12 min; earlier stage times: docs/results.md), minutes:
-#   main job, 400 eval problems: SFT 17 + eval 7 + RL ~9 + its eval 3.5 + synth 1.5 + fast 1            ~40
-#   TreeDiff base, 2,000 steps on 27 families: 17 + launch 1                                            ~18
-#   TreeDiff arms, 3 maskers x 3 seeds x 300 steps: 9 x (2.5 + 0.7)                                     ~29
-#   TreeDiff evaluation, 9 x 400 no-repair: 9 x 3.5                                                     ~32
-#   tier CE, 3 seeds x 3 models x 400 rows x 9 rates                                                    ~3
-#   trace, seeds 0-2: stage 1 of seeds 1-2 7, global-low-confidence 5, best-of-2 13, trace-guided 3.5;
-#          seed 0: stage 1 3.5, core-reimpl 3.5, 5 ablations 8                                          ~44
-#   estimators, 3 x 2 RL launches + their evaluation: 6 x (~9 + 3.5)                                    ~75
-#   AR-ness, 2 models x 3 temperatures x 100 problems                                                   ~4
-#   Fast-dLLM curve, plain + 2 caches x 6 thresholds: 3.5 + 12 x ~0.6                                   ~11
-#   CodeFusion, CF_TRAIN 400, CF_TEST 160: synthesis 5, 2 repair SFTs 5, 6 resume runs ~25              ~35
-#   total                                                                                   ~290 = ~4.8 h
-# (4.5-5.2 h for an RL launch of 6-12 min: the recipe under tuning at 120 steps is ~11 min + 7 probes.) Over the
-# 4-hour target at the issue's power (3 seeds x 400 problems per TreeDiff arm, 2 RL seeds per estimator, n >= 100
-# invalid CodeFusion programs). Cuts, each with what it
-# costs in power: CF_TEST=60 (-12 min, n ~40), TRACE_SEEDS=0 (-21 min, one repair seed), RL_SEEDS=0 (-37 min, one RL
-# seed). Nothing here is cut by default: a row that cannot tell an effect from noise is what the redesign removes.
+# Budget (2 cores; unit costs measured 2026-12-07, docs/full-report.md): the SFT model ~22 min, TreeDiff base 17, arms
+# 28, their evaluation 34, tier CE 3, trace 35, estimators 83 (measured: 6 stages of 815-893 s), AR-ness 4, Fast-dLLM
+# 11, CodeFusion 35: ~4.6 h, over the issue's 4 hours at its power. Cuts, each with its cost: CF_TEST=60 (-12 min, n
+# ~40 invalid programs), TRACE_SEEDS=0 (-17 min, one repair seed), EVAL_STEPS=48 (-45 min: two tokens per step, the
+# SFT model's pass@1 44.5% -> 40.75%). Nothing is cut by default: a row that cannot tell an effect from noise is what
+# the redesign removes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${1:-runs/minicode-full}
@@ -65,7 +52,7 @@ CF_TRAIN=${CF_TRAIN:-400} CF_TEST=${CF_TEST:-160}  # CodeFusion: prompts for tra
 FULL_STEPS=${FULL_STEPS:-0}  # > 0: also the full recipe (the main SFT config for FULL_STEPS steps, ~35 min at 4,000)
 # the knobs of this run, for the report's header (rewritten by every invocation: a resumed run shows its last)
 python -c 'import json, sys; print(json.dumps(dict(zip(sys.argv[1::2], sys.argv[2::2])), indent=1))' \
-  EVAL_NUM "$EVAL_NUM" TD_BASE_STEPS "$TD_BASE_STEPS" TD_STEPS "$TD_STEPS" TD_SEEDS "${TD_SEEDS[*]}" \
+  EVAL_NUM "$EVAL_NUM" EVAL_STEPS "$EVAL_STEPS" TD_BASE_STEPS "$TD_BASE_STEPS" TD_STEPS "$TD_STEPS" TD_SEEDS "${TD_SEEDS[*]}" \
   RL_SEEDS "${RL_SEEDS[*]}" TRACE_SEEDS "$TRACE_SEEDS" ARNESS_NUM "$ARNESS_NUM" THRESHOLDS "${THRESHOLDS[*]}" \
   FAST_BLOCK "$FAST_BLOCK" CF_TRAIN "$CF_TRAIN" CF_TEST "$CF_TEST" SFT_ARGS "${SFT_ARGS[*]}" RL_ARGS "${RL_ARGS[*]}" \
   > "$RUN/full_settings.json"
