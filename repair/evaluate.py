@@ -264,7 +264,8 @@ class Shard:
 
     def batch(self, seed: int, problems: list) -> None:
         """Every missing (strategy, problem) row of one batch of problems: stage 1 once per seed, a greedy one once
-        per problem (cached in the tasks), each strategy batched, held-out tests concurrently, rows appended as they are decided."""
+        per problem (cached in the tasks), each strategy batched, held-out tests concurrently, rows appended as
+        they are decided."""
         from data.problems import split_tests
 
         splits = {p.task_id: split_tests(p, self.args.feedback_fraction, seed=self.args.split_seed) for p in problems}
