@@ -28,18 +28,17 @@ TINY = {
 }
 
 
+def _minicode(args: list[str], env: dict, timeout: int) -> subprocess.CompletedProcess:
+    """README command 1's script (scripts/minicode.sh ARGS) as a user runs it, output captured."""
+    return subprocess.run(["bash", "scripts/minicode.sh", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
 @pytest.mark.slow
 def test_full_runs_every_stage_writes_five_sections_and_resumes(tmp_path):
     run = tmp_path / "full"
     env = {**os.environ, **TINY}
-    proc = subprocess.run(
-        ["bash", "scripts/minicode.sh", "--full", str(run)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=2400,
-    )
+    proc = _minicode(["--full", str(run)], env, timeout=2400)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     md = (run / "report.md").read_text()
     assert [line.split(".")[0] for line in md.splitlines() if line.startswith("## ")] == [
@@ -67,14 +66,7 @@ def test_full_runs_every_stage_writes_five_sections_and_resumes(tmp_path):
     for out in ("eval-td-ast-s0", "eval-rl-d1-s0", "fast-plain", "fast-dual-0.9", "fast-prefix-0.9"):
         assert (run / out / "results.json").exists(), out
     assert (run / "tier_ce-s0.json").exists() and (run / "arness-rl.json").exists()
-    again = subprocess.run(
-        ["bash", "scripts/minicode.sh", "--full", str(run)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    again = _minicode(["--full", str(run)], env, timeout=600)
     assert again.returncode == 0 and again.stdout.count("skipped ===") >= len(stages), again.stdout[-3000:]
 
 
@@ -85,8 +77,7 @@ def test_main_job_runs_its_six_stages_writes_the_summary_and_resumes(tmp_path):
     run = tmp_path / "main"
     env = {**os.environ, **{k: TINY[k] for k in ("SFT_ARGS", "RL_ARGS", "EVAL_NUM", "WANDB_MODE", "MASTER_PORT")}}
     for _ in range(2):
-        proc = subprocess.run(["bash", "scripts/minicode.sh", str(run)], cwd=REPO, env=env, capture_output=True,
-                              text=True, timeout=1200)
+        proc = _minicode([str(run)], env, timeout=1200)
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert proc.stdout.count("skipped ===") == 6
     assert {p.name for p in (run / "stages").iterdir()} == {"model", "sft", "eval", "rl", "synth", "fast"}
