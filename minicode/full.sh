@@ -11,7 +11,7 @@
 #   Trace      repair.evaluate on the main job's SFT model, 400 problems: no-repair, global-low-confidence, best-of-2,
 #              trace-guided at seeds 0,1,2 (pooled McNemar); core-reimpl and the ablations at seed 0
 #   DiffuCoder coupled vs independent vs d1 GRPO (the RL recipe, configs/rl/minicode.yaml), 2 forward passes per
-#              estimate each (d1: two one-pass estimates averaged), seeds 0 and 1: probe and reward curves, held-out
+#              estimate each (d1: two one-pass estimates averaged), seeds 0, 1, 2: probe and reward curves, held-out
 #              no-repair pass@1 paired against the SFT model (the lr = 0 control: LoRA at lr 0 is the SFT model);
 #              AR-ness@k of the decoding order (python -m inference.arness) of the SFT and the RL model at
 #              temperatures 0, 0.5, 1.0
@@ -25,11 +25,11 @@
 # (minicode/lib.sh); the entry points resume within one. No setting here was chosen by looking at a result.
 #
 # Budget (2 cores; unit costs measured 2026-12-07, docs/full-report.md): the SFT model ~22 min, TreeDiff base 17, arms
-# 28, their evaluation 34, tier CE 3, trace 35, estimators 83 (measured: 6 stages of 815-893 s), AR-ness 4, Fast-dLLM
-# 11, CodeFusion 35: ~4.6 h, over the issue's 4 hours at its power. Cuts, each with its cost: CF_TEST=60 (-12 min, n
-# ~40 invalid programs), TRACE_SEEDS=0 (-17 min, one repair seed), EVAL_STEPS=48 (-45 min: two tokens per step, the
-# SFT model's pass@1 44.5% -> 40.75%). Nothing is cut by default: a row that cannot tell an effect from noise is what
-# the redesign removes.
+# 28, their evaluation 34, tier CE 3, trace 35, estimators 125 (3 x 3 stages of 815-893 s, measured), AR-ness 4,
+# Fast-dLLM 11, CodeFusion 35: ~5.2 h, over the issue's 4 hours at its power (3 seeds x 400 problems per arm). Cuts,
+# each with its cost: RL_SEEDS="0 1" (-42 min, 2 RL seeds), CF_TEST=60 (-12 min, n ~40 invalid programs),
+# TRACE_SEEDS=0 (-17 min, one repair seed), EVAL_STEPS=48 (-45 min: two tokens per step, the SFT model's pass@1 44.5%
+# -> 40.75%). Nothing is cut by default: a row that cannot tell an effect from noise is what the redesign removes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${1:-runs/minicode-full}
@@ -41,7 +41,7 @@ mkdir -p "$RUN"
 TD_BASE_STEPS=${TD_BASE_STEPS:-2000}  # the main recipe's steps: copying switches on between ~1,000 and 2,000
 TD_STEPS=${TD_STEPS:-300}  # continued training per arm (19,200 rows: ~740 per new family)
 read -r -a TD_SEEDS <<< "${TD_SEEDS:-0 1 2}"
-read -r -a RL_SEEDS <<< "${RL_SEEDS:-0 1}"
+read -r -a RL_SEEDS <<< "${RL_SEEDS:-0 1 2}"
 TRACE_SEEDS=${TRACE_SEEDS:-0,1,2}
 ARNESS_NUM=${ARNESS_NUM:-100}
 read -r -a THRESHOLDS <<< "${THRESHOLDS:-0.5 0.7 0.8 0.9 0.95 0.99}"

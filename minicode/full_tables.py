@@ -196,7 +196,7 @@ ESTIMATORS = (
     ("independent", 2),
     ("d1", 2),
 )  # minicode/full.sh: name, forward passes per estimate
-RL_SEEDS = (0, 1)
+RL_SEEDS = (0, 1, 2)
 
 
 def estimator_pooled_table(run: Path, seeds: tuple[int, ...] | None = None) -> list[str]:
