@@ -1,13 +1,26 @@
-"""Rank helpers that need no process group."""
+"""Rank helpers, and what a 2-rank launch leaves behind."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from train import dist
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -36,3 +49,19 @@ def test_explicit_omp_threads_win(monkeypatch, restore_threads):
 
 def test_without_a_process_group_reductions_are_identity():
     assert dist.all_reduce_sum(2.5) == 2.5 and dist.all_reduce_max(-1.0) == -1.0 and dist.all_reduce_mean(4.0) == 4.0
+
+
+@pytest.mark.skipif(torch.cuda.is_available() or not Path("/dev/shm").is_dir(), reason="CPU ranks, Linux shm")
+def test_two_rank_launch_leaves_no_shm_allreduce_buffer(tmp_path):
+    """DeepSpeed's CPU shm all-reduce buffers (66 MB a rank, never unlinked by DeepSpeed) are gone once the ranks have
+    joined, the all-reduce over them still sums, and nothing named by this launch's port stays in /dev/shm."""
+    port = _free_port()
+    cmd = [str(Path(sys.executable).parent / "deepspeed"), "--num_gpus", "2", "--master_port", str(port),
+           "tests/train/dist_shm_probe.py", str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, start_new_session=True)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["before"] and not r["after"] for r in ranks), ranks  # it existed, then it did not
+    assert all(r["sum"] == [3.0] * 4 for r in ranks), ranks  # 1 + 2 on every rank, after the release
+    assert not list(Path("/dev/shm").glob(f"deepspeed_allreduce_buffer_*_{port}_*"))
