@@ -63,7 +63,7 @@ def test_estimator_table_pairs_each_rl_model_with_the_sft_model(tmp_path):
         path.write_text("".join(json.dumps({"task_id": f"t{i}", "passed": p}) + "\n" for i, p in enumerate(passed)))
 
     lines, _ = estimator_table(tmp_path)
-    assert lines[2] == "| coupled | 2 | 0 | not run | | | |" and len(lines) == 2 + 6  # 3 estimators x 2 seeds
+    assert lines[2] == "| coupled | 2 | 0 | not run | | | |" and len(lines) == 2 + 9  # 3 estimators x 3 seeds
     write_runs(tmp_path / "eval", [True, False, False, False])
     write_runs(tmp_path / "eval-rl-d1-s1", [True, True, True, False])
     rl = tmp_path / "rl-d1-s1"
