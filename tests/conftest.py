@@ -1,6 +1,7 @@
 """Session fixtures: the tiny offline model and tokenizer are built once (same function as scripts/make_tiny_model.py)."""
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,23 @@ def hub_dream_dir(tmp_path_factory) -> Path:
     from inference.tiny_dream import build_hub_shaped_dream
 
     return build_hub_shaped_dream(tmp_path_factory.mktemp("hub-dream"), seed=0)
+
+
+@pytest.fixture
+def master_port():
+    """Pick a free port for each multi-rank launch of the test. Afterwards none of those launches may have left a
+    DeepSpeed CPU all-reduce buffer in /dev/shm (66 MB a rank; train.dist unlinks them): any found are removed, then
+    reported."""
+    ports: list[int] = []
+
+    def pick() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+        return ports[-1]
+
+    yield pick
+    left = [path for port in ports for path in Path("/dev/shm").glob(f"deepspeed_allreduce_buffer_*_{port}_*")]
+    for path in left:
+        path.unlink(missing_ok=True)
+    assert not left, f"the launch left DeepSpeed shm buffers behind: {[path.name for path in left]}"

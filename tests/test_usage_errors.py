@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -51,10 +50,7 @@ def write_jsonl(path: Path, *lines) -> Path:
     return path
 
 
-def deepspeed() -> list[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def deepspeed(port: int) -> list[str]:
     return [str(BIN / "deepspeed"), "--num_gpus", "2", "--master_port", str(port)]
 
 
@@ -69,10 +65,10 @@ def test_evaluate_missing_model_dir_writes_nothing(tmp_path):
 
 
 @pytest.mark.deepspeed
-def test_sft_tiny_config_before_the_tiny_model_is_built_reports_once(tmp_path):
+def test_sft_tiny_config_before_the_tiny_model_is_built_reports_once(tmp_path, master_port):
     """configs/sft/tiny.yaml names runs/tiny-model; from a directory where it does not exist, 2 ranks, one line."""
     proc = run(str(REPO / "train/sft.py"), "--config", str(REPO / "configs/sft/tiny.yaml"),
-               f"output_dir={tmp_path / 'sft'}", cwd=tmp_path, launcher=deepspeed())
+               f"output_dir={tmp_path / 'sft'}", cwd=tmp_path, launcher=deepspeed(master_port()))
     line = error_line(proc, "runs/tiny-model", "python scripts/make_tiny_model.py --out runs/tiny-model")
     assert (proc.stdout + proc.stderr).count(line.split(": ", 1)[1]) == 1
     assert not (tmp_path / "sft").exists()
@@ -105,9 +101,9 @@ def test_synthesize_malformed_prompts_file(tmp_path, tiny_model_dir):
 
 
 @pytest.mark.deepspeed
-def test_grpo_unknown_reward_function_reports_once(tmp_path, tiny_model_dir):
+def test_grpo_unknown_reward_function_reports_once(tmp_path, tiny_model_dir, master_port):
     proc = run("rl/grpo.py", "--config", "configs/rl/tiny.yaml", f"model={tiny_model_dir}",
-               f"output_dir={tmp_path / 'rl'}", "rewards.funcs=[nope]", launcher=deepspeed())
+               f"output_dir={tmp_path / 'rl'}", "rewards.funcs=[nope]", launcher=deepspeed(master_port()))
     line = error_line(proc, "unknown reward functions ['nope']", "known: ['code', 'format']")
     assert line.startswith("config error:")
     assert (proc.stdout + proc.stderr).count("unknown reward functions") == 1

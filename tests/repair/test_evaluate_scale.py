@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import asdict, replace
@@ -57,12 +56,6 @@ ARGS = ["--gen-length", "32", "--steps", "8", "--repair-steps", "4", "--budget-k
 ENV = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def problems_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("problems") / "tiny.jsonl"
@@ -88,10 +81,10 @@ def _rows(out: Path) -> dict[str, list[dict]]:
     return runs
 
 
-def test_two_ranks_give_the_rows_of_one(tiny_model_dir, problems_file, one_rank, tmp_path):
+def test_two_ranks_give_the_rows_of_one(tiny_model_dir, problems_file, one_rank, tmp_path, master_port):
     """2 ranks with overlapped tests (--overlap 2, the default) vs 1 rank with sequential tests: the same rows."""
     out = tmp_path / "out"
-    cmd = ["torchrun", "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "repair.evaluate",
+    cmd = ["torchrun", "--nproc_per_node", "2", "--master_port", str(master_port()), "-m", "repair.evaluate",
            "--model", str(tiny_model_dir), "--problems", str(problems_file), *ARGS, "--out", str(out)]
     proc = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -101,10 +94,10 @@ def test_two_ranks_give_the_rows_of_one(tiny_model_dir, problems_file, one_rank,
     assert json.loads((out / "config.json").read_text())["ranks"] == 2
 
 
-def test_killed_two_rank_run_resumes_with_one_rank(tiny_model_dir, problems_file, one_rank, tmp_path):
+def test_killed_two_rank_run_resumes_with_one_rank(tiny_model_dir, problems_file, one_rank, tmp_path, master_port):
     """deepspeed launcher, 2 ranks, SIGKILLed (launcher group) after rank 0's first row; a 1-rank rerun completes it."""
     out = tmp_path / "out"
-    cmd = ["deepspeed", "--num_gpus", "2", "--master_port", str(_free_port()), "tests/repair/evaluate_killed_after.py",
+    cmd = ["deepspeed", "--num_gpus", "2", "--master_port", str(master_port()), "tests/repair/evaluate_killed_after.py",
            "--model", str(tiny_model_dir), "--problems", str(problems_file), *ARGS, "--out", str(out)]
     proc = subprocess.run(cmd, cwd=REPO, env=dict(ENV, KILL_AFTER_ROWS="1"), capture_output=True, text=True,
                           timeout=600, start_new_session=True)

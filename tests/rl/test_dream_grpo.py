@@ -2,7 +2,6 @@
 Dream sampler (alg entropy) runs 3 steps on 2 CPU ranks through the deepspeed launcher."""
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -66,10 +65,8 @@ def test_dream_sampler_config_is_checked(tmp_path):
 
 
 @pytest.mark.deepspeed
-def test_two_rank_coupled_grpo_on_dream_three_steps(tiny_dream_dir, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_two_rank_coupled_grpo_on_dream_three_steps(tiny_dream_dir, tmp_path, master_port):
+    port = master_port()
     cmd = ["deepspeed", "--num_gpus", "2", "--master_port", str(port), "rl/grpo.py", "--config", "configs/rl/tiny.yaml",
            f"model={tiny_dream_dir}", f"output_dir={tmp_path}", "max_steps=3", "sampler=dream", "alg=entropy",
            "max_completion_length=16", "diffusion_steps=8"]

@@ -2,7 +2,6 @@
 (with the probe split over the ranks)."""
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -65,10 +64,8 @@ def test_bad_rl_config_fails_fast(tiny_model_dir, tmp_path):
 
 
 @pytest.mark.deepspeed
-def test_two_rank_grpo_writes_trl_metrics(tiny_model_dir, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_two_rank_grpo_writes_trl_metrics(tiny_model_dir, tmp_path, master_port):
+    port = master_port()
     cmd = ["deepspeed", "--num_gpus", "2", "--master_port", str(port), "rl/grpo.py", "--config", "configs/rl/tiny.yaml",
            f"model={tiny_model_dir}", f"output_dir={tmp_path}", "max_steps=3",
            "probe.num_prompts=3", "probe.every=2"]  # 3 probe prompts over 2 ranks: one rank scores 1, the other 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -109,10 +108,8 @@ def test_script_help_exits_0(script):
 
 
 @pytest.mark.deepspeed
-def test_help_under_the_deepspeed_launcher_prints_once():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_help_under_the_deepspeed_launcher_prints_once(master_port):
+    port = master_port()
     cmd = [str(Path(sys.executable).parent / "deepspeed"), "--num_gpus", "2", "--master_port", str(port),
            "rl/grpo.py", "--help"]
     proc = subprocess.run(cmd, cwd=REPO, env={**ENV, "DS_ACCELERATOR": "cpu"}, capture_output=True, text=True,

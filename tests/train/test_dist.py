@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +14,6 @@ import torch
 from train import dist
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -52,10 +45,10 @@ def test_without_a_process_group_reductions_are_identity():
 
 
 @pytest.mark.skipif(torch.cuda.is_available() or not Path("/dev/shm").is_dir(), reason="CPU ranks, Linux shm")
-def test_two_rank_launch_leaves_no_shm_allreduce_buffer(tmp_path):
+def test_two_rank_launch_leaves_no_shm_allreduce_buffer(tmp_path, master_port):
     """DeepSpeed's CPU shm all-reduce buffers (66 MB a rank, never unlinked by DeepSpeed) are gone once the ranks have
     joined, the all-reduce over them still sums, and nothing named by this launch's port stays in /dev/shm."""
-    port = _free_port()
+    port = master_port()
     cmd = [str(Path(sys.executable).parent / "deepspeed"), "--num_gpus", "2", "--master_port", str(port),
            "tests/train/dist_shm_probe.py", str(tmp_path)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}

@@ -2,7 +2,6 @@
 and 2 CPU ranks through the deepspeed launcher train and export a LoRA adapter."""
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -65,10 +64,8 @@ def test_sft_loss_applies_the_dream_shift_exactly_once(tiny_dream_dir, tmp_path)
 
 
 @pytest.mark.deepspeed
-def test_two_rank_sft_on_dream(tiny_dream_dir, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_two_rank_sft_on_dream(tiny_dream_dir, tmp_path, master_port):
+    port = master_port()
     out = tmp_path / "run"
     cmd = ["deepspeed", "--num_gpus", "2", "--master_port", str(port), "train/sft.py", "--config",
            "configs/sft/tiny.yaml", f"model={tiny_dream_dir}", f"output_dir={out}", "data.max_examples=64",

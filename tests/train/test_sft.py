@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,14 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "WANDB_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _launch(model_dir, out, *overrides, script="train/sft.py", env=ENV):
-    cmd = ["deepspeed", "--num_gpus", "2", "--master_port", str(_free_port()), script,
+def _launch(port, model_dir, out, *overrides, script="train/sft.py", env=ENV):
+    cmd = ["deepspeed", "--num_gpus", "2", "--master_port", str(port), script,
            "--config", "configs/sft/tiny.yaml", f"model={model_dir}", f"output_dir={out}",
            "data.max_examples=64", "max_length=128", *overrides]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
@@ -34,8 +27,8 @@ def _launch(model_dir, out, *overrides, script="train/sft.py", env=ENV):
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def _train(model_dir, out, *overrides) -> str:
-    code, log = _launch(model_dir, out, *overrides)
+def _train(port, model_dir, out, *overrides) -> str:
+    code, log = _launch(port, model_dir, out, *overrides)
     assert code == 0, log[-6000:]
     return log
 
@@ -96,9 +89,9 @@ def test_one_rank_step_loss_matches_hand_computation(tiny_model_dir, tmp_path, m
 
 
 @pytest.mark.deepspeed
-def test_two_rank_sft_trains_exports_and_resumes(tiny_model_dir, tmp_path):
+def test_two_rank_sft_trains_exports_and_resumes(tiny_model_dir, tmp_path, master_port):
     out = tmp_path / "run"
-    _train(tiny_model_dir, out, "max_steps=8", "save_every=4", "optim.lr=3e-3")
+    _train(master_port(), tiny_model_dir, out, "max_steps=8", "save_every=4", "optim.lr=3e-3")
     rows = read_metrics(out)
     assert [r["step"] for r in rows] == list(range(1, 9))
     assert {"loss", "lr", "tokens_per_s", "grad_norm"} <= set(rows[0])
@@ -125,7 +118,7 @@ def test_two_rank_sft_trains_exports_and_resumes(tiny_model_dir, tmp_path):
     assert state and all("lora_" in k for k in state), [k for k in state if "lora_" not in k][:5]
 
     # rerun with more steps: resumes after step 8, logs 9..10 once
-    log = _train(tiny_model_dir, out, "max_steps=10", "save_every=4", "optim.lr=3e-3")
+    log = _train(master_port(), tiny_model_dir, out, "max_steps=10", "save_every=4", "optim.lr=3e-3")
     assert "at step 8" in log
     assert [r["step"] for r in read_metrics(out)] == list(range(1, 11))
 
@@ -133,17 +126,17 @@ def test_two_rank_sft_trains_exports_and_resumes(tiny_model_dir, tmp_path):
 @pytest.mark.deepspeed
 @pytest.mark.parametrize("order", [(), ("group_by_length=true", "group_bucket_batches=3")],
                          ids=["shuffled", "length-grouped"])
-def test_resume_after_kill_matches_uninterrupted_run(tiny_model_dir, tmp_path, order):
+def test_resume_after_kill_matches_uninterrupted_run(tiny_model_dir, tmp_path, order, master_port):
     args = ("max_steps=6", "save_every=2", "keep_last=5", "optim.lr=3e-3", *order)
-    _train(tiny_model_dir, tmp_path / "a", *args)
+    _train(master_port(), tiny_model_dir, tmp_path / "a", *args)
     reference = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "a")}
 
-    code, log = _launch(tiny_model_dir, tmp_path / "b", *args, script="tests/train/sft_killed_at.py",
+    code, log = _launch(master_port(), tiny_model_dir, tmp_path / "b", *args, script="tests/train/sft_killed_at.py",
                         env={**ENV, "KILL_AT_STEP": "4"})
     assert code != 0 and latest_checkpoint(tmp_path / "b").name == "step_000004", log[-6000:]
     assert not (tmp_path / "b/final").exists()
 
-    log = _train(tiny_model_dir, tmp_path / "b", *args)
+    log = _train(master_port(), tiny_model_dir, tmp_path / "b", *args)
     assert "step_000004 at step 4" in log
     resumed = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "b")}
     assert sorted(resumed) == list(range(1, 7))
