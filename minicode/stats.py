@@ -114,6 +114,8 @@ def diff_cell(d: dict | None) -> str:
     """'+3.1 [-0.5, 6.8]; McNemar 80 / 43, p = 0.001; detectable 4.2'."""
     if not d:
         return "not run"
+    if d["b"] == d["c"] == 0:  # no discordant pair: no test to run, nothing detectable to state
+        return f"+0.0; the same outcome on all {d['pairs']} (seed, problem) pairs"
     return (
         f"{d['diff']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}]; McNemar {d['b']} / {d['c']}, p = {d['p']:.3g}; "
         f"detectable {d['mdd']:.1f}"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from minicode import full_tables
-from minicode.stats import Z_ALPHA, Z_POWER, interval, min_detectable_difference, paired_difference
+from minicode.stats import Z_ALPHA, Z_POWER, diff_cell, interval, min_detectable_difference, paired_difference
 
 
 def write_eval(out, passed_by_key: dict[tuple[str, int], list[bool]], nfe: float = 96.0) -> None:
@@ -57,6 +57,9 @@ def test_paired_difference_counts_discordant_pairs_and_keeps_the_pairing():
     assert d["diff"] == pytest.approx(100 * 2 / 8) and d["lo"] <= d["diff"] <= d["hi"]
     same = paired_difference(a, a)
     assert (same["diff"], same["lo"], same["hi"], same["p"]) == (0.0, 0.0, 0.0, 1.0)
+    assert diff_cell(d) == "+25.0 [" + f"{d['lo']:+.1f}, {d['hi']:+.1f}]; McNemar 3 / 1, p = 0.625; detectable " + (
+        f"{d['mdd']:.1f}")
+    assert diff_cell(same) == "+0.0; the same outcome on all 8 (seed, problem) pairs"  # not 'McNemar 0 / 0, nan'
     with pytest.raises(ValueError, match="same seeds x problems"):
         paired_difference(a, b[:, :3])
 
