@@ -44,11 +44,11 @@ def release_shm_allreduce_buffer() -> None:
     DeepSpeed creates one 66 MB file per rank in /dev/shm at init and never unlinks it: every launch on a new
     MASTER_PORT leaves two more in RAM, on any exit. Here 289 of them (19 GB of 24) got a 2-rank SFT run OOM-killed.
     Each rank opens its peers' buffers inside deepspeed.init_distributed, so after a barrier the names can go; the
-    mappings, and so the all-reduce, live until the ranks exit. No such file on GPUs (NCCL) or with one rank.
+    mappings, and so the all-reduce, live until the ranks exit. The deepspeed launcher makes one at 1 rank too
+    (`--num_gpus 1`; not a plain `python` run); on GPUs (NCCL) there is none.
     """
-    if world_size() < 2:
-        return
-    dist.barrier()
+    if world_size() > 1:
+        dist.barrier()
     shm_allreduce_buffer().unlink(missing_ok=True)
 
 

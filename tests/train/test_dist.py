@@ -45,16 +45,18 @@ def test_without_a_process_group_reductions_are_identity():
 
 
 @pytest.mark.skipif(torch.cuda.is_available() or not Path("/dev/shm").is_dir(), reason="CPU ranks, Linux shm")
-def test_two_rank_launch_leaves_no_shm_allreduce_buffer(tmp_path, master_port):
-    """DeepSpeed's CPU shm all-reduce buffers (66 MB a rank, never unlinked by DeepSpeed) are gone once the ranks have
-    joined, the all-reduce over them still sums, and nothing named by this launch's port stays in /dev/shm."""
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_launch_leaves_no_shm_allreduce_buffer(tmp_path, master_port, ranks):
+    """DeepSpeed's CPU shm all-reduce buffers (66 MB a rank, never unlinked by DeepSpeed; the launcher makes one at
+    1 rank too) are gone once the ranks have joined, the all-reduce over them still sums, and nothing named by this
+    launch's port stays in /dev/shm."""
     port = master_port()
-    cmd = [str(Path(sys.executable).parent / "deepspeed"), "--num_gpus", "2", "--master_port", str(port),
+    cmd = [str(Path(sys.executable).parent / "deepspeed"), "--num_gpus", str(ranks), "--master_port", str(port),
            "tests/train/dist_shm_probe.py", str(tmp_path)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, start_new_session=True)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
-    assert all(r["before"] and not r["after"] for r in ranks), ranks  # it existed, then it did not
-    assert all(r["sum"] == [3.0] * 4 for r in ranks), ranks  # 1 + 2 on every rank, after the release
+    seen = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(ranks)]
+    assert all(r["before"] and not r["after"] for r in seen), seen  # it existed, then it did not
+    assert all(r["sum"] == [sum(range(1, ranks + 1))] * 4 for r in seen), seen  # 1 (+ 2) on every rank, after
     assert not list(Path("/dev/shm").glob(f"deepspeed_allreduce_buffer_*_{port}_*"))
