@@ -209,8 +209,9 @@ def estimator_pooled_table(run: Path, seeds: tuple[int, ...] | None = None) -> l
         "detectable |",
         "|---|---|---|---|",
     ]
+    arms = {}
     for name, _ in ESTIMATORS:
-        arm = load_arm([run / f"eval-rl-{name}-s{s}" for s in seeds])
+        arm = arms[name] = load_arm([run / f"eval-rl-{name}-s{s}" for s in seeds])
         if arm is None or sft is None:
             lines.append(f"| {name} | {len(seeds)} | not run | |")
             continue
@@ -222,7 +223,19 @@ def estimator_pooled_table(run: Path, seeds: tuple[int, ...] | None = None) -> l
             f"| {name} | {len(seeds)} | {ci_cell(interval(after))} | "
             f"{diff_cell(paired_difference(before, after))} |"
         )
-    return lines
+    return lines + estimator_pairs_table(arms)
+
+
+def estimator_pairs_table(arms: dict[str, list | None]) -> list[str]:
+    """The first estimator (coupled, the paper's) against each other one, paired on (RL seed, problem): the runs of
+    one RL seed share the seed and data order."""
+    (first, a), *others = arms.items()
+    rows = [f"| {first} - {name} | {diff_cell(paired_difference(*pass_matrices(b, a)))} |"
+            for name, b in others if a is not None and b is not None]
+    if not rows:
+        return []
+    return ["", "| between estimators | difference [95% CI]; McNemar pooled over RL seeds; detectable |", "|---|---|",
+            *rows]
 
 
 ARNESS_MODELS = (("sft", "SFT model"), ("rl", "coupled-GRPO model (section 3, coupled, first seed)"))

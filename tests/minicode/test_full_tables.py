@@ -175,7 +175,13 @@ def test_estimator_pooled_table_pairs_both_rl_seeds_with_the_greedy_sft_run(tmp_
     lines = full_tables.estimator_pooled_table(tmp_path)
     assert lines[2].startswith("| coupled | 2 | 50.0 [") and "(50.0 / 50.0; 2 x 4)" in lines[2]
     assert "| +25.0 [" in lines[2] and "McNemar 3 / 1, p = 0.625" in lines[2]
-    assert lines[3] == "| independent | 2 | not run | |"
+    assert lines[3] == "| independent | 2 | not run | |" and len(lines) == 5  # no pair of estimators to compare
+    write_eval(tmp_path / "eval-rl-d1-s0", {("no-repair", 0): [True, False, True, False]})
+    write_eval(tmp_path / "eval-rl-d1-s1", {("no-repair", 0): [False, True, False, False]})
+    lines = full_tables.estimator_pooled_table(tmp_path)
+    # coupled passes 4 of 8, d1 3 of 8: coupled only at (s0, task 1), (s1, task 2); d1 only at (s0, task 2)
+    assert lines[-1].startswith("| coupled - d1 | +12.5 [") and "McNemar 2 / 1, p = 1" in lines[-1], lines
+    assert lines[-3].startswith("| between estimators |") and len(lines) == 9
 
 
 def test_arness_table_one_row_per_model_and_temperature(tmp_path):
