@@ -26,8 +26,8 @@
 #
 # Budget (2 cores; unit costs measured 2026-12-07, docs/full-report.md): the SFT model ~22 min, TreeDiff base 17, arms
 # 28, their evaluation 34, tier CE 3, trace 35, estimators 125 (3 x 3 stages of 815-893 s, measured), AR-ness 4,
-# Fast-dLLM 11, CodeFusion 35: ~5.2 h, over the 4 hours at its power (3 seeds x 400 problems per arm). Cuts,
-# each with its cost: RL_SEEDS="0 1" (-42 min, 2 RL seeds), CF_TEST=60 (-12 min, n ~40 invalid programs),
+# Fast-dLLM 11, CodeFusion 35: ~5.2 h estimated, 6.4 h measured (docs/full-report.md), over the 4 hours
+# at its power (3 seeds x 400 problems per arm). Cuts, each with its cost: RL_SEEDS="0 1" (-46 min, 2 RL seeds), CF_TEST=60 (-12 min, n ~40 invalid programs),
 # TRACE_SEEDS=0 (-17 min, one repair seed), EVAL_STEPS=48 (-45 min: two tokens per step, the SFT model's pass@1 44.5%
 # -> 40.75%). Nothing is cut by default: a row that cannot tell an effect from noise is what the redesign removes.
 set -euo pipefail
