@@ -10,6 +10,8 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+
 from minicode import full_plots, full_tables
 from minicode.figures import (
     eval_figures,
@@ -21,7 +23,7 @@ from minicode.figures import (
     stage_seconds,
 )
 from minicode.full_tables import ESTIMATORS, RL_SEEDS, seeds_on_disk
-from minicode.stats import min_detectable_difference
+from minicode.stats import diff_cell, min_detectable_difference, paired_difference
 
 
 def binomial_halfwidth(pct: float, n: int) -> float:
@@ -209,6 +211,40 @@ def diffucoder_section(run: Path) -> list[str]:
                ""] + full_tables.arness_table(run) + ([""] + ["![arness](figure_arness.png)"] if arness else []) + [""])
 
 
+def _cf_repaired(run: Path, model: str, test: str) -> dict[str, list[float | None]] | None:
+    """Per invalid held-out program (the rows repair.lastmile scores) and metric: 1 when any of its candidates (every
+    sample at every noise level) matches, the per-program event whose mean is the pooled pass@k at k = samples."""
+    path = run / f"cf_resume_{model}_on_{test}.jsonl"
+    if not path.exists():
+        return None
+    from data.jsonl import read_jsonl
+    from repair.lastmile import invalid_only
+
+    kept, _ = invalid_only(list(read_jsonl(path, "noise-and-resume repairs")))
+    return {key: [None if r.get(key) is None else float(any(any(level) for level in r[key])) for r in kept]
+            for key in ("execution_match", "sketch_match")}
+
+
+def codefusion_pairs_table(run: Path) -> list[str]:
+    """The repair models paired on the same invalid programs: difference of 'repaired by any candidate' (the pooled
+    pass@k column at k = samples), bootstrap interval over programs, McNemar on the discordant programs."""
+    labels = dict(CF_MODELS)
+    lines = ["| test set | comparison | execution match, any candidate: difference [95% CI]; McNemar; detectable "
+             "| sketch match, any candidate |", "|---|---|---|---|"]
+    for test in ("diffusion", "rule"):
+        got = {m: _cf_repaired(run, m, test) for m, _ in CF_MODELS}
+        for a, b in (("sft", "repair-sft-diffusion"), ("sft", "repair-sft-rule"),
+                     ("repair-sft-rule", "repair-sft-diffusion")):
+            if got[a] is None or got[b] is None:
+                continue
+            cells = []
+            for key in ("execution_match", "sketch_match"):
+                both = [(x, y) for x, y in zip(got[a][key], got[b][key]) if x is not None and y is not None]
+                cells.append(diff_cell(paired_difference(*(np.array([v]) for v in zip(*both)))) if both else "n=0")
+            lines.append(f"| {test} | {labels[b]} - {labels[a]} | {cells[0]} | {cells[1]} |")
+    return lines if len(lines) > 2 else []
+
+
 def codefusion_section(run: Path) -> list[str]:
     return (["## 4. CodeFusion: noise-and-resume repair after repair SFT on diffusion vs rule-based pairs", "",
              "Scored as the paper scores last-mile repair (repair/lastmile.py quotes its definitions): only held-out "
@@ -216,7 +252,7 @@ def codefusion_section(run: Path) -> list[str]:
              "with tests), sketch match = it equals the known fixed program up to names and literals (rows with a "
              "fixed program); pooled over noise levels (any / best / vote, pass@k as the paper's Tables 1 and 3). "
              "The last column is the old criterion, kept for comparison only. Pair statistics: cf_pair_stats.json, "
-             "cf_pair_stats.png.", ""] + codefusion_table(run) + [""])
+             "cf_pair_stats.png.", ""] + codefusion_table(run) + [""] + codefusion_pairs_table(run) + [""])
 
 
 def fast_section(run: Path) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from minicode.full_report import binomial_halfwidth, full_recipe_table
+from minicode.full_report import binomial_halfwidth, codefusion_pairs_table, full_recipe_table
 
 
 def _strategy(pass1: float, nfe: float) -> dict:
@@ -73,3 +73,28 @@ def test_estimator_table_pairs_each_rl_model_with_the_sft_model(tmp_path):
     lines, curves = estimator_table(tmp_path)
     assert lines[-1] == "| d1 | 2 | 1 | 2 | 1.5 -> 1.7 | 25.0 -> 75.0 (+50.0) | 2 / 0, 0.5 |"
     assert len(curves["d1-s1"]) == 3
+
+
+def _resumed(tmp_path, model: str, repaired: list[tuple[bool, bool]]) -> None:
+    """One parseable row (dropped by the scoring) then one invalid row per (execution, sketch): 2 levels x 2 samples,
+    the match (when any) at the second level's second sample."""
+    rows = [{"broken": "x = 1\n", "fixed": "x = 1\n", "candidates": [["x = 1\n"] * 2] * 2,
+             "execution_match": [[True] * 2] * 2, "sketch_match": [[True] * 2] * 2}]
+    for execution, sketch in repaired:
+        rows.append({"broken": "def f(:\n    return 1\n", "fixed": "def f():\n    return 1\n",
+                     "candidates": [["a", "b"], ["c", "d"]], "execution_match": [[False, False], [False, execution]],
+                     "sketch_match": [[False, False], [False, sketch]]})
+    (tmp_path / f"cf_resume_{model}_on_rule.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_codefusion_pairs_table_pairs_repair_models_on_the_same_invalid_programs(tmp_path):
+    assert codefusion_pairs_table(tmp_path) == []
+    _resumed(tmp_path, "sft", [(True, False), (False, False), (False, False), (True, True)])
+    _resumed(tmp_path, "repair-sft-diffusion", [(False, True), (True, True), (True, True), (True, True)])
+    lines = codefusion_pairs_table(tmp_path)
+    assert len(lines) == 3 and lines[2].startswith("| rule | + diffusion pairs - SFT model (no repair training) |")
+    # execution: sft 2 of 4, diffusion-trained 3 of 4 (1 lost, 2 gained); sketch: 1 of 4 vs 4 of 4 (3 gained);
+    # the parseable first row would count 1 / 1 for both if it were scored
+    execution, sketch = lines[2].split(" | ")[2:4]
+    assert execution.startswith("+25.0 [") and "McNemar 2 / 1, p = 1;" in execution
+    assert sketch.startswith("+75.0 [") and "McNemar 3 / 0, p = 0.25;" in sketch
