@@ -48,13 +48,16 @@ read -r -a THRESHOLDS <<< "${THRESHOLDS:-0.5 0.7 0.8 0.9 0.95 0.99}"
 # Fast-dLLM's block size: with one block (L = 96, the evaluations' setting) nothing follows the block, and the dual
 # cache would be the prefix cache
 FAST_BLOCK=${FAST_BLOCK:-32}
-CF_TRAIN=${CF_TRAIN:-400} CF_TEST=${CF_TEST:-160}  # CodeFusion: prompts for training pairs / held-out broken programs
+# CodeFusion: prompts for training pairs; eval prompts the SFT model breaks (~11% of them into a program that does not
+# parse: 940 -> ~100 invalid programs); the first CF_TEST_RULE of them, rule-broken (~60% invalid: 160 -> 98)
+CF_TRAIN=${CF_TRAIN:-400} CF_TEST=${CF_TEST:-940}
+CF_TEST_RULE=${CF_TEST_RULE:-$(( CF_TEST < 160 ? CF_TEST : 160 ))}
 FULL_STEPS=${FULL_STEPS:-0}  # > 0: also the full recipe (the main SFT config for FULL_STEPS steps, ~35 min at 4,000)
 # the knobs of this run, for the report's header (rewritten by every invocation: a resumed run shows its last)
 python -c 'import json, sys; print(json.dumps(dict(zip(sys.argv[1::2], sys.argv[2::2])), indent=1))' \
   EVAL_NUM "$EVAL_NUM" EVAL_STEPS "$EVAL_STEPS" TD_BASE_STEPS "$TD_BASE_STEPS" TD_STEPS "$TD_STEPS" TD_SEEDS "${TD_SEEDS[*]}" \
   RL_SEEDS "${RL_SEEDS[*]}" TRACE_SEEDS "$TRACE_SEEDS" ARNESS_NUM "$ARNESS_NUM" THRESHOLDS "${THRESHOLDS[*]}" \
-  FAST_BLOCK "$FAST_BLOCK" CF_TRAIN "$CF_TRAIN" CF_TEST "$CF_TEST" SFT_ARGS "${SFT_ARGS[*]}" RL_ARGS "${RL_ARGS[*]}" \
+  FAST_BLOCK "$FAST_BLOCK" CF_TRAIN "$CF_TRAIN" CF_TEST "$CF_TEST" CF_TEST_RULE "$CF_TEST_RULE" SFT_ARGS "${SFT_ARGS[*]}" RL_ARGS "${RL_ARGS[*]}" \
   > "$RUN/full_settings.json"
 REPAIR_TEMPLATE=$'Fix the bugs in this Python code:\n```python\n{broken}\n```\nFixed code:\n'
 
@@ -134,9 +137,13 @@ codefusion() {
   python -m repair.synthesize --model "$SFT" --prompts "$RUN/cf_eval_prompts.jsonl" --out "$RUN/cf_test_diffusion.jsonl" \
     --num-samples "$CF_TEST" --gen-length "$GEN" --steps "$GEN" --block-length "$GEN" --temperature 1.0 \
     --require-fixed-parses --check-tests
-  python -m repair.corrupt --input "$RUN/cf_eval_prompts.jsonl" --out "$RUN/cf_test_rule.jsonl" --num-samples "$CF_TEST" --seed 1
+  head -n "$CF_TEST_RULE" "$RUN/cf_eval_prompts.jsonl" > "$RUN/cf_eval_prompts_rule.jsonl"
+  python -m repair.corrupt --input "$RUN/cf_eval_prompts_rule.jsonl" --out "$RUN/cf_test_rule.jsonl" \
+    --num-samples "$CF_TEST_RULE" --seed 1
   for kind in diffusion rule; do
     if [ ! -s "$RUN/cf_pairs_$kind.jsonl" ]; then echo "no $kind pairs: its repair SFT is not run"; continue; fi
+    # exported by an earlier, interrupted run of this stage (its pairs are resumed, not redrawn): kept
+    if [ -d "$RUN/repair-sft-$kind/final/merged" ]; then echo "repair SFT on $kind pairs: done"; continue; fi
     "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml \
       model="$SFT" output_dir="$RUN/repair-sft-$kind" data.name="$RUN/cf_pairs_$kind.jsonl" \
       data.prompt_template="$REPAIR_TEMPLATE" data.completion_column=fixed data.max_examples=null \

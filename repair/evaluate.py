@@ -47,7 +47,7 @@ from repair import ranks
 from repair.formats import PROMPT_FORMATS, EvalFormat, resolve_extract
 from repair.loop import Engine, LoopConfig, error_type, heldout_result, make_task
 from repair.report import print_summary, write_report
-from repair.run_files import load_runs, merge_parts, part_path
+from repair.run_files import load_runs, merge_parts, open_run, part_path
 from repair.strategies import parse_strategies, run_strategy
 
 # Settings that change results: a rerun into the same --out must agree on them (strategies, seeds, limit may grow).
@@ -223,15 +223,6 @@ class RowWriter:
     def close(self) -> None:
         for h in self.handles.values():
             h.close()
-
-
-def open_run(path: Path):
-    """Append handle of a run file whose torn last line (a crash mid-write) is cut off first."""
-    if path.exists():
-        data = path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            path.write_bytes(data[: data.rfind(b"\n") + 1])
-    return path.open("a")
 
 
 def row_of(name: str, seed: int, outcome, held, seconds: float) -> dict:

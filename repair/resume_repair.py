@@ -25,6 +25,9 @@ n = k samples per level and c_l matches at level l:
 - any% = pooled pass@1; best% = the single best global level's pass@1; vote% = the most frequent candidate across
   levels (exact string) matches, one vote per sample index j over the levels' j-th samples, averaged over j.
 Writes one row per program and OUT.summary.json (the test-set counts, each metric with its n, the settings).
+Resumable: rows are appended as they are made (OUT.settings.json records what made them), and a rerun with the same
+settings continues after the last complete row; each row's noise and sampling draws depend only on --seed and its
+noise level, so a resumed run writes what an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -42,8 +45,12 @@ from data.tokenize import line_token_positions
 from data.usage import UsageError, check_options, number_list, run_cli
 from repair.lastmile import MAX_EDIT, METRICS, invalid_only, score
 from repair.pairs import read_pairs
+from repair.run_files import open_run, read_rows
 
 KS = (1, 3, 5)  # the paper's pass@1 / @3 / @5
+# what decides a row's content: a rerun continues an OUT only when these are unchanged
+RESULT_KEYS = ("model", "input", "noise_levels", "mode", "window", "spare_slots", "samples", "temperature", "steps",
+               "seed", "limit", "prompt_template")
 
 
 def error_line(code: str) -> int | None:
@@ -219,6 +226,24 @@ def repair_row(loaded, row: dict, levels: list[float], args) -> dict:
     return out
 
 
+def rows_done(out: Path, settings: dict, test_set: list[dict]) -> list[dict]:
+    """The complete rows an earlier run with these settings left in OUT (a rerun continues after them); OUT made
+    with other settings, or from other programs, is a UsageError and stays as it is."""
+    rows = read_rows(out, key=None)
+    if not rows:
+        return []
+    settings_path = Path(str(out) + ".settings.json")
+    old = json.loads(settings_path.read_text()) if settings_path.exists() else None
+    if old != settings:
+        diff = {k: ((old or {}).get(k), v) for k, v in settings.items() if (old or {}).get(k) != v}
+        raise UsageError(f"{out} holds rows made with other settings {diff} (from {settings_path}); "
+                         "use another --out, or remove it to start over")
+    if len(rows) > len(test_set) or any(r["broken"] != t["broken"] for r, t in zip(rows, test_set)):
+        raise UsageError(f"{out} holds rows of other broken programs than {settings['input']}'s invalid ones "
+                         "(the input changed); use another --out, or remove it to start over")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     from inference.loading import load_model
@@ -226,16 +251,22 @@ def main(argv: list[str] | None = None) -> dict:
     levels = noise_levels(args)
     inputs = read_pairs(args.input, ("broken",), "input file")[: args.limit]  # bad input stops before the model loads
     test_set, counts = invalid_only(inputs)
-    loaded = load_model(args.model, device=args.device)
-    rows = [repair_row(loaded, row, levels, args) for row in tqdm(test_set, desc="resume-repair")]
     out = Path(args.out)
+    settings = {k: getattr(args, k) for k in RESULT_KEYS}
+    rows = rows_done(out, settings, test_set)  # before the model loads: a mismatch costs nothing
+    loaded = load_model(args.model, device=args.device)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    Path(str(out) + ".settings.json").write_text(json.dumps(settings, indent=2))
+    with open_run(out) as f:  # a torn last row (a kill mid-write) is cut off and redone
+        if not rows:
+            f.truncate(0)  # no complete row: start over
+        for row in tqdm(test_set[len(rows):], desc="resume-repair", initial=len(rows), total=len(test_set)):
+            rows.append(repair_row(loaded, row, levels, args))
+            f.write(json.dumps(rows[-1]) + "\n")
+            f.flush()
     summary = {"test_set": counts, "programs": len(rows), "noise_levels": levels,
                **{metric: pooled(rows, levels, metric) for metric in METRICS}}
-    summary["settings"] = {k: getattr(args, k) for k in ("input", "mode", "window", "spare_slots", "samples",
-                                                         "temperature", "steps", "seed", "limit", "prompt_template")}
-    summary["settings"]["max_edit_old_criterion"] = MAX_EDIT
+    summary["settings"] = {**settings, "max_edit_old_criterion": MAX_EDIT}
     Path(str(out) + ".summary.json").write_text(json.dumps(summary, indent=2))
     _print(summary)
     return summary

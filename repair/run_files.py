@@ -17,8 +17,9 @@ def run_path(out: str | Path, strategy: str, seed: int) -> Path:
     return Path(out) / "runs" / f"{strategy}.seed{seed}.jsonl"
 
 
-def read_rows(path: str | Path) -> list[dict]:
-    """Complete rows of one jsonl; a torn last line (crash mid-write) is ignored, a repeated task keeps the first."""
+def read_rows(path: str | Path, key: str | None = "task_id") -> list[dict]:
+    """Complete rows of one jsonl; a torn last line (crash mid-write) is ignored, a repeated `key` keeps the first
+    (key None: every row)."""
     rows, seen = [], set()
     text = Path(path).read_text() if Path(path).exists() else ""
     for line in text.splitlines(keepends=True):
@@ -28,10 +29,19 @@ def read_rows(path: str | Path) -> list[dict]:
             row = json.loads(line)
         except ValueError:
             continue
-        if row["task_id"] not in seen:
-            seen.add(row["task_id"])
+        if key is None or row[key] not in seen:
+            seen.add(None if key is None else row[key])
             rows.append(row)
     return rows
+
+
+def open_run(path: Path):
+    """Append handle of a run file whose torn last line (a crash mid-write) is cut off first."""
+    if path.exists():
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            path.write_bytes(data[: data.rfind(b"\n") + 1])
+    return path.open("a")
 
 
 def part_path(out: str | Path, strategy: str, seed: int, rank: int) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from data.usage import UsageError
 from repair import corrupt, pair_stats, resume_repair, synthesize
 from repair.pairs import PairFilter, keep, make_pair, ngram_jaccard, pair_statistics, token_edit_distance
 
@@ -149,6 +150,33 @@ def test_resume_repair_runs_and_pools(tiny_model_dir, tmp_path, tiny_tokenizer):
                for level in row["candidates"] for c in level) > n_tokens
     assert row["sketch_match"] is None and row["execution_match"] is None  # no fixed program, no tests: unscored
     assert summary["sketch_match"]["programs"] == 0 and summary["sketch_match"]["any"] is None  # never 0 or 1
+
+
+def test_resume_repair_continues_after_the_last_complete_row(tiny_model_dir, tmp_path, monkeypatch):
+    src, out = tmp_path / "broken.jsonl", tmp_path / "rr.jsonl"
+    programs = ["def f(x)\n    return x\n", "def g(y):\n    return (y\n", "x = 1\n", "def h(z):\nreturn z\n"]
+    src.write_text("".join(json.dumps({"broken": b}) + "\n" for b in programs))  # the third parses: not scored
+    args = ["--model", str(tiny_model_dir), "--input", str(src), "--out", str(out), "--noise-levels", "0.3,0.6",
+            "--samples", "3", "--steps", "4"]
+    whole = resume_repair.main(args)
+    lines = out.read_text().splitlines(keepends=True)
+    assert len(lines) == 3
+    out.write_text(lines[0] + lines[1][:40])  # killed while writing the second row
+    made = []
+    real = resume_repair.repair_row
+    monkeypatch.setattr(resume_repair, "repair_row", lambda *a: made.append(a[1]["broken"]) or real(*a))
+    resumed = resume_repair.main(args)
+    assert made == [programs[1], programs[3]]  # the first row is kept, the torn one redone
+    assert out.read_text().splitlines(keepends=True) == lines and resumed == whole  # what one run writes
+    made.clear()
+    assert resume_repair.main(args) == whole and made == []  # complete: nothing to redo
+    before = out.read_bytes()
+    with pytest.raises(UsageError, match="other settings.*steps"):
+        resume_repair.main(args[:-1] + ["8"])
+    src.write_text("".join(json.dumps({"broken": b}) + "\n" for b in programs[::-1]))
+    with pytest.raises(UsageError, match="other broken programs"):
+        resume_repair.main(args)
+    assert out.read_bytes() == before and made == []  # refused before any work: nothing lost
 
 
 def test_spare_slots_follow_each_noised_run():
