@@ -52,12 +52,13 @@ FAST_BLOCK=${FAST_BLOCK:-32}
 # parse: 940 -> ~100 invalid programs); the first CF_TEST_RULE of them, rule-broken (~60% invalid: 160 -> 98)
 CF_TRAIN=${CF_TRAIN:-400} CF_TEST=${CF_TEST:-940}
 CF_TEST_RULE=${CF_TEST_RULE:-$(( CF_TEST < 160 ? CF_TEST : 160 ))}
+read -r -a CF_SEEDS <<< "${CF_SEEDS:-0 1 2}"  # repair SFT seeds (masks and data order) per pair source
 FULL_STEPS=${FULL_STEPS:-0}  # > 0: also the full recipe (the main SFT config for FULL_STEPS steps, ~35 min at 4,000)
 # the knobs of this run, for the report's header (rewritten by every invocation: a resumed run shows its last)
 python -c 'import json, sys; print(json.dumps(dict(zip(sys.argv[1::2], sys.argv[2::2])), indent=1))' \
   EVAL_NUM "$EVAL_NUM" EVAL_STEPS "$EVAL_STEPS" TD_BASE_STEPS "$TD_BASE_STEPS" TD_STEPS "$TD_STEPS" TD_SEEDS "${TD_SEEDS[*]}" \
   RL_SEEDS "${RL_SEEDS[*]}" TRACE_SEEDS "$TRACE_SEEDS" ARNESS_NUM "$ARNESS_NUM" THRESHOLDS "${THRESHOLDS[*]}" \
-  FAST_BLOCK "$FAST_BLOCK" CF_TRAIN "$CF_TRAIN" CF_TEST "$CF_TEST" CF_TEST_RULE "$CF_TEST_RULE" SFT_ARGS "${SFT_ARGS[*]}" RL_ARGS "${RL_ARGS[*]}" \
+  FAST_BLOCK "$FAST_BLOCK" CF_TRAIN "$CF_TRAIN" CF_TEST "$CF_TEST" CF_TEST_RULE "$CF_TEST_RULE" CF_SEEDS "${CF_SEEDS[*]}" SFT_ARGS "${SFT_ARGS[*]}" RL_ARGS "${RL_ARGS[*]}" \
   > "$RUN/full_settings.json"
 REPAIR_TEMPLATE=$'Fix the bugs in this Python code:\n```python\n{broken}\n```\nFixed code:\n'
 
@@ -140,19 +141,22 @@ codefusion() {
   head -n "$CF_TEST_RULE" "$RUN/cf_eval_prompts.jsonl" > "$RUN/cf_eval_prompts_rule.jsonl"
   python -m repair.corrupt --input "$RUN/cf_eval_prompts_rule.jsonl" --out "$RUN/cf_test_rule.jsonl" \
     --num-samples "$CF_TEST_RULE" --seed 1
+  local models=(sft)
   for kind in diffusion rule; do
     if [ ! -s "$RUN/cf_pairs_$kind.jsonl" ]; then echo "no $kind pairs: its repair SFT is not run"; continue; fi
-    # exported by an earlier, interrupted run of this stage (its pairs are resumed, not redrawn): kept
-    if [ -d "$RUN/repair-sft-$kind/final/merged" ]; then echo "repair SFT on $kind pairs: done"; continue; fi
-    "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml \
-      model="$SFT" output_dir="$RUN/repair-sft-$kind" data.name="$RUN/cf_pairs_$kind.jsonl" \
-      data.prompt_template="$REPAIR_TEMPLATE" data.completion_column=fixed data.max_examples=null \
-      max_steps=200 optim.lr=3e-4 optim.warmup_ratio=0.05 run_name="minicode-repair-$kind" "${SFT_ARGS[@]}"
+    for seed in "${CF_SEEDS[@]}"; do
+      models+=("repair-sft-$kind-s$seed")
+      # exported by an earlier, interrupted run of this stage (its pairs are resumed, not redrawn): kept
+      if [ -d "$RUN/repair-sft-$kind-s$seed/final/merged" ]; then continue; fi
+      "${DEEPSPEED[@]}" train/sft.py --config configs/sft/minicode.yaml \
+        model="$SFT" output_dir="$RUN/repair-sft-$kind-s$seed" data.name="$RUN/cf_pairs_$kind.jsonl" \
+        data.prompt_template="$REPAIR_TEMPLATE" data.completion_column=fixed data.max_examples=null seed="$seed" \
+        max_steps=200 optim.lr=3e-4 optim.warmup_ratio=0.05 run_name="minicode-repair-$kind-s$seed" "${SFT_ARGS[@]}"
+    done
   done
-  for model in sft repair-sft-diffusion repair-sft-rule; do
+  for model in "${models[@]}"; do  # the same noise draws (--seed 0) for every model: paired on each program
     local dir=$SFT template=()
     [ "$model" = sft ] || { dir="$RUN/$model/final/merged"; template=(--prompt-template "$REPAIR_TEMPLATE"); }
-    [ -d "$dir" ] || continue  # a repair SFT that was not run (no pairs): its rows say "not run"
     for test in diffusion rule; do
       python -m repair.resume_repair --model "$dir" --input "$RUN/cf_test_$test.jsonl" \
         --out "$RUN/cf_resume_${model}_on_$test.jsonl" --mode error-region --samples 5 --steps 16 "${template[@]}"

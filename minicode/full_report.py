@@ -23,7 +23,7 @@ from minicode.figures import (
     stage_seconds,
 )
 from minicode.full_tables import ESTIMATORS, RL_SEEDS, seeds_on_disk
-from minicode.stats import diff_cell, min_detectable_difference, paired_difference
+from minicode.stats import ci_cell, diff_cell, interval, min_detectable_difference, paired_difference
 
 
 def binomial_halfwidth(pct: float, n: int) -> float:
@@ -80,8 +80,22 @@ def estimator_table(run: Path) -> tuple[list[str], dict[str, list[dict]]]:
 # CodeFusion (seed 001), 45M CF denoiser + decoder, Python: Table 1 any / best / vote % (sketch, execution) and
 # Table 3 pass@1 / 3 / 5; its Python snippets have no ground truth, so these two columns use BIFI's criterion.
 CODEFUSION_PAPER = ("65.3 / 60.4 / 61.2", "68.1 / 62.0 / 62.4", "68.1 / 70.5 / 72.4")
-CF_MODELS = (("sft", "SFT model (no repair training)"), ("repair-sft-diffusion", "+ diffusion pairs"),
-             ("repair-sft-rule", "+ rule-based pairs"))
+CF_ARMS = (("sft", "SFT model (no repair training)"), ("diffusion", "+ diffusion pairs"),
+           ("rule", "+ rule-based pairs"))
+
+
+def cf_models(run: Path, arm: str) -> list[str]:
+    """The repair models of an arm: the SFT model, or the repair SFT of each seed with a resume run
+    (repair-sft-KIND-sSEED, in seed order)."""
+    if arm == "sft":
+        return ["sft"]
+    found = {p.name.removeprefix("cf_resume_").split("_on_")[0]
+             for p in run.glob(f"cf_resume_repair-sft-{arm}-s*_on_*.jsonl")}
+    return sorted(found, key=lambda m: int(m.rsplit("-s", 1)[1]))
+
+
+def _cf_label(arm_label: str, model: str) -> str:
+    return f"{arm_label}, seed {model.rsplit('-s', 1)[1]}" if model.startswith("repair-sft-") else arm_label
 
 
 def _cf_cells(m: dict | None) -> list[str]:
@@ -101,7 +115,7 @@ def codefusion_table(run: Path) -> list[str]:
              "(95% CI) / best / vote (n) | execution pass@1 / 3 / 5 | sketch match % any (95% CI) / best / vote (n) "
              "| sketch pass@1 / 3 / 5 | old criterion any % (BIFI: parses, edit distance <= 4) |",
              "|---|---|---|---|---|---|---|"]
-    for model, label in CF_MODELS:
+    for model, label in ((m, _cf_label(label, m)) for arm, label in CF_ARMS for m in cf_models(run, arm) or [arm]):
         for test in ("diffusion", "rule"):
             s = read_json(run / f"cf_resume_{model}_on_{test}.jsonl.summary.json")
             if s is None or "execution_match" not in s:
@@ -225,22 +239,39 @@ def _cf_repaired(run: Path, model: str, test: str) -> dict[str, list[float | Non
             for key in ("execution_match", "sketch_match")}
 
 
+def _cf_matrices(run: Path, test: str, key: str, a: str, b: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """[S, P] 'repaired by any candidate' of arms a and b on the P invalid programs every run of both can score; the
+    SFT model (one model) is repeated against each repair seed, two repair arms are paired seed by seed."""
+    runs = {arm: [r for r in (_cf_repaired(run, m, test) for m in cf_models(run, arm)) if r] for arm in (a, b)}
+    ra, rb = runs[a], runs[b]
+    if not ra or not rb:
+        return None
+    s = max(len(ra), len(rb)) if min(len(ra), len(rb)) == 1 else min(len(ra), len(rb))
+    ra, rb = (r * s if len(r) == 1 else r[:s] for r in (ra, rb))
+    cols = [i for i in range(len(ra[0][key])) if all(r[key][i] is not None for r in ra + rb)]
+    if not cols:
+        return None
+    return tuple(np.array([[r[key][i] for i in cols] for r in arm]) for arm in (ra, rb))
+
+
 def codefusion_pairs_table(run: Path) -> list[str]:
-    """The repair models paired on the same invalid programs: difference of 'repaired by any candidate' (the pooled
-    pass@k column at k = samples), bootstrap interval over programs, McNemar on the discordant programs."""
-    labels = dict(CF_MODELS)
-    lines = ["| test set | comparison | execution match, any candidate: difference [95% CI]; McNemar; detectable "
-             "| sketch match, any candidate |", "|---|---|---|---|"]
+    """Each arm's 'repaired by any candidate' (the pooled pass@k column at k = samples) over repair seeds and
+    programs with its 95% interval, and the arms paired on the same invalid programs: difference with a bootstrap
+    interval over seeds and programs, McNemar pooled over seeds."""
+    labels = dict(CF_ARMS)
+    lines = ["| test set | arm, or comparison | execution match, any candidate: % [95% CI] (per seed; seeds x "
+             "programs), or difference; McNemar; detectable | sketch match, any candidate |", "|---|---|---|---|"]
     for test in ("diffusion", "rule"):
-        got = {m: _cf_repaired(run, m, test) for m, _ in CF_MODELS}
-        for a, b in (("sft", "repair-sft-diffusion"), ("sft", "repair-sft-rule"),
-                     ("repair-sft-rule", "repair-sft-diffusion")):
-            if got[a] is None or got[b] is None:
+        for arm, label in CF_ARMS:
+            got = [_cf_matrices(run, test, key, arm, arm) for key in ("execution_match", "sketch_match")]
+            if got[0] is not None or got[1] is not None:
+                cells = [ci_cell(interval(m[0])) if m is not None else "n=0" for m in got]
+                lines.append(f"| {test} | {label} | {cells[0]} | {cells[1]} |")
+        for a, b in (("sft", "diffusion"), ("sft", "rule"), ("rule", "diffusion")):
+            got = [_cf_matrices(run, test, key, a, b) for key in ("execution_match", "sketch_match")]
+            if got[0] is None and got[1] is None:
                 continue
-            cells = []
-            for key in ("execution_match", "sketch_match"):
-                both = [(x, y) for x, y in zip(got[a][key], got[b][key]) if x is not None and y is not None]
-                cells.append(diff_cell(paired_difference(*(np.array([v]) for v in zip(*both)))) if both else "n=0")
+            cells = [diff_cell(paired_difference(*m)) if m is not None else "n=0" for m in got]
             lines.append(f"| {test} | {labels[b]} - {labels[a]} | {cells[0]} | {cells[1]} |")
     return lines if len(lines) > 2 else []
 

@@ -90,11 +90,34 @@ def _resumed(tmp_path, model: str, repaired: list[tuple[bool, bool]]) -> None:
 def test_codefusion_pairs_table_pairs_repair_models_on_the_same_invalid_programs(tmp_path):
     assert codefusion_pairs_table(tmp_path) == []
     _resumed(tmp_path, "sft", [(True, False), (False, False), (False, False), (True, True)])
-    _resumed(tmp_path, "repair-sft-diffusion", [(False, True), (True, True), (True, True), (True, True)])
+    _resumed(tmp_path, "repair-sft-diffusion-s0", [(False, True), (True, True), (True, True), (True, True)])
+    _resumed(tmp_path, "repair-sft-diffusion-s1", [(True, False), (True, True), (False, True), (True, True)])
     lines = codefusion_pairs_table(tmp_path)
-    assert len(lines) == 3 and lines[2].startswith("| rule | + diffusion pairs - SFT model (no repair training) |")
-    # execution: sft 2 of 4, diffusion-trained 3 of 4 (1 lost, 2 gained); sketch: 1 of 4 vs 4 of 4 (3 gained);
-    # the parseable first row would count 1 / 1 for both if it were scored
-    execution, sketch = lines[2].split(" | ")[2:4]
-    assert execution.startswith("+25.0 [") and "McNemar 2 / 1, p = 1;" in execution
-    assert sketch.startswith("+75.0 [") and "McNemar 3 / 0, p = 0.25;" in sketch
+    assert len(lines) == 5 and [x.split(" | ")[1] for x in lines[2:]] == [
+        "SFT model (no repair training)", "+ diffusion pairs", "+ diffusion pairs - SFT model (no repair training)"]
+    # by hand (the parseable first row would count 1 / 1 for every model if it were scored): execution, the SFT model
+    # 2 of 4, seed 0 3 of 4, seed 1 3 of 4; sketch 1 of 4, 4 of 4, 3 of 4
+    assert lines[2].split(" | ")[2].startswith("50.0 [") and "(50.0; 1 x 4)" in lines[2]
+    execution, sketch = lines[3].split(" | ")[2:4]
+    assert execution.startswith("75.0 [") and "(75.0 / 75.0; 2 x 4)" in execution
+    assert sketch.startswith("87.5 [") and "(100.0 / 75.0; 2 x 4)" in sketch
+    # the SFT model paired with each seed: execution gained 2 + 1, lost 1 + 0; sketch gained 3 + 2, lost none
+    execution, sketch = lines[4].split(" | ")[2:4]
+    assert execution.startswith("+25.0 [") and "McNemar 3 / 1, p = 0.625;" in execution
+    assert sketch.startswith("+62.5 [") and "McNemar 5 / 0, p = 0.0625;" in sketch
+    _resumed(tmp_path, "repair-sft-rule-s0", [(True, True)] * 4)  # one rule seed: paired with diffusion seed 0 only
+    rule_vs_diffusion = codefusion_pairs_table(tmp_path)[-1]
+    assert "+ diffusion pairs - + rule-based pairs" in rule_vs_diffusion and "McNemar 0 / 1, p = 1;" in rule_vs_diffusion
+
+
+def test_codefusion_table_labels_each_repair_seed(tmp_path):
+    from minicode.full_report import codefusion_table
+
+    _resumed(tmp_path, "repair-sft-rule-s2", [(True, True)])
+    summary = {"test_set": {"input_rows": 2, "dropped_parseable": 1, "programs": 1, "no_fixed": 0, "no_tests": 0},
+               "programs": 1, "execution_match": _metric(1, 1.0), "sketch_match": _metric(1, 1.0),
+               "last_mile_old": _metric(1, 1.0)}
+    (tmp_path / "cf_resume_repair-sft-rule-s2_on_rule.jsonl.summary.json").write_text(json.dumps(summary))
+    rows = [x.split(" | ")[:2] for x in codefusion_table(tmp_path)[2:-1]]
+    assert rows[-1] == ["| + rule-based pairs, seed 2", "rule: 1 of 2 (1)"]
+    assert ["| + diffusion pairs", "diffusion"] in rows  # no diffusion seed ran: one "not run" row

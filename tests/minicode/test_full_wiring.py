@@ -22,6 +22,7 @@ TINY = {
     "ARNESS_NUM": "4",
     "TD_SEEDS": "0",
     "RL_SEEDS": "0",
+    "CF_SEEDS": "0",
     "THRESHOLDS": "0.9",
     "WANDB_MODE": "disabled",
     "MASTER_PORT": "29731",
@@ -66,6 +67,7 @@ def test_full_runs_every_stage_writes_five_sections_and_resumes(tmp_path):
     for out in ("eval-td-ast-s0", "eval-rl-d1-s0", "fast-plain", "fast-dual-0.9", "fast-prefix-0.9"):
         assert (run / out / "results.json").exists(), out
     assert (run / "tier_ce-s0.json").exists() and (run / "arness-rl.json").exists()
+    assert (run / "cf_resume_repair-sft-rule-s0_on_rule.jsonl.summary.json").exists()  # rule pairs always exist
     again = _minicode(["--full", str(run)], env, timeout=600)
     assert again.returncode == 0 and again.stdout.count("skipped ===") >= len(stages), again.stdout[-3000:]
 
