@@ -283,7 +283,9 @@ def codefusion_section(run: Path) -> list[str]:
              "with tests), sketch match = it equals the known fixed program up to names and literals (rows with a "
              "fixed program); pooled over noise levels (any / best / vote, pass@k as the paper's Tables 1 and 3). "
              "The last column is the old criterion, kept for comparison only. Pair statistics: cf_pair_stats.json, "
-             "cf_pair_stats.png.", ""] + codefusion_table(run) + [""] + codefusion_pairs_table(run) + [""])
+             "cf_pair_stats.png. Each repair SFT runs at every seed of CF_SEEDS and every model repairs with the same "
+             "noise draws; the second table pools the seeds (interval over seeds and programs, McNemar pooled over "
+             "seeds; the SFT model, one model, is paired with each seed).", ""] + codefusion_table(run) + [""] + codefusion_pairs_table(run) + [""])
 
 
 def fast_section(run: Path) -> list[str]:
