@@ -15,9 +15,10 @@
 #              no-repair pass@1 paired against the SFT model (the lr = 0 control: LoRA at lr 0 is the SFT model);
 #              AR-ness@k of the decoding order (python -m inference.arness) of the SFT and the RL model at
 #              temperatures 0, 0.5, 1.0
-#   CodeFusion repair SFT of the SFT model on diffusion-synthesized vs rule-based pairs, then noise-and-resume repair
-#              of held-out broken programs (eval problems) scored on the syntactically invalid ones only, by execution
-#              match and sketch match, as the paper (repair/lastmile.py)
+#   CodeFusion repair SFT of the SFT model on diffusion-synthesized vs rule-based pairs, 3 seeds each, then
+#              noise-and-resume repair of held-out broken programs (eval problems; ~100 invalid ones per test set)
+#              scored on the syntactically invalid ones only, by execution match and sketch match, as the paper
+#              (repair/lastmile.py)
 #   Fast-dLLM  pass@1 against completion tokens/s on the SFT model, blocks of 32 (Fast-dLLM's): plain, and thresholds
 #              0.5-0.99 with the prefix cache and with the dual cache
 # and writes RUN_DIR/report.md (python -m minicode.report full RUN_DIR): per section its settings, seeds, mean with a
@@ -26,10 +27,12 @@
 #
 # Budget (2 cores; unit costs measured 2026-12-07, docs/full-report.md): the SFT model ~22 min, TreeDiff base 17, arms
 # 28, their evaluation 34, tier CE 3, trace 35, estimators 125 (3 x 3 stages of 815-893 s, measured), AR-ness 4,
-# Fast-dLLM 11, CodeFusion 35: ~5.2 h estimated, 6.4 h measured (docs/full-report.md), over the issue's 4 hours
-# at its power (3 seeds x 400 problems per arm). Cuts, each with its cost: RL_SEEDS="0 1" (-46 min, 2 RL seeds), CF_TEST=60 (-12 min, n ~40 invalid programs),
-# TRACE_SEEDS=0 (-17 min, one repair seed), EVAL_STEPS=48 (-45 min: two tokens per step, the SFT model's pass@1 44.5%
-# -> 40.75%). Nothing is cut by default: a row that cannot tell an effect from noise is what the redesign removes.
+# Fast-dLLM 11, CodeFusion 155: ~7.2 h estimated, TBD_TOTAL_H measured (docs/full-report.md), over the issue's 4 hours at
+# its power; the model's forward already runs at 66% of this machine's matmul peak (scripts/bench/peak.py). Cuts, each
+# with its cost: RL_SEEDS="0 1" (-46 min, 2 RL seeds), CF_SEEDS=0 (-82 min, 1 repair seed), CF_TEST=160 (-66 min, 17
+# diffusion-broken programs), TRACE_SEEDS=0 (-17 min, one repair seed), EVAL_STEPS=48 (-45 min: two tokens per step,
+# the SFT model's pass@1 44.5% -> 40.75%). Nothing is cut by default: a row that cannot tell an effect from noise is
+# what the redesign removes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${1:-runs/minicode-full}

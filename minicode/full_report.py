@@ -248,7 +248,8 @@ def _cf_matrices(run: Path, test: str, key: str, a: str, b: str) -> tuple[np.nda
         return None
     s = max(len(ra), len(rb)) if min(len(ra), len(rb)) == 1 else min(len(ra), len(rb))
     ra, rb = (r * s if len(r) == 1 else r[:s] for r in (ra, rb))
-    cols = [i for i in range(len(ra[0][key])) if all(r[key][i] is not None for r in ra + rb)]
+    programs = min(len(r[key]) for r in ra + rb)  # a run still going holds a prefix of the same programs
+    cols = [i for i in range(programs) if all(r[key][i] is not None for r in ra + rb)]
     if not cols:
         return None
     return tuple(np.array([[r[key][i] for i in cols] for r in arm]) for arm in (ra, rb))

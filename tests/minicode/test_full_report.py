@@ -105,6 +105,9 @@ def test_codefusion_pairs_table_pairs_repair_models_on_the_same_invalid_programs
     execution, sketch = lines[4].split(" | ")[2:4]
     assert execution.startswith("+25.0 [") and "McNemar 3 / 1, p = 0.625;" in execution
     assert sketch.startswith("+62.5 [") and "McNemar 5 / 0, p = 0.0625;" in sketch
+    _resumed(tmp_path, "repair-sft-diffusion-s2", [(True, True)] * 2)  # still running: the first 2 programs so far
+    assert "(50.0 / 100.0 / 100.0; 3 x 2)" in codefusion_pairs_table(tmp_path)[3]  # every seed on that prefix
+    (tmp_path / "cf_resume_repair-sft-diffusion-s2_on_rule.jsonl").unlink()
     _resumed(tmp_path, "repair-sft-rule-s0", [(True, True)] * 4)  # one rule seed: paired with diffusion seed 0 only
     rule_vs_diffusion = codefusion_pairs_table(tmp_path)[-1]
     assert "+ diffusion pairs - + rule-based pairs" in rule_vs_diffusion and "McNemar 0 / 1, p = 1;" in rule_vs_diffusion
