@@ -27,9 +27,9 @@
 #
 # Budget (2 cores; unit costs measured 2026-12-07, docs/full-report.md): the SFT model ~22 min, TreeDiff base 17, arms
 # 28, their evaluation 34, tier CE 3, trace 35, estimators 125 (3 x 3 stages of 815-893 s, measured), AR-ness 4,
-# Fast-dLLM 11, CodeFusion 155: ~7.2 h estimated, TBD_TOTAL_H measured (docs/full-report.md), over the 4 hours at
+# Fast-dLLM 11, CodeFusion 155: ~7.2 h estimated, 8.2 h measured (docs/full-report.md), over the 4 hours at
 # its power; the model's forward already runs at 66% of this machine's matmul peak (scripts/bench/peak.py). Cuts, each
-# with its cost: RL_SEEDS="0 1" (-46 min, 2 RL seeds), CF_SEEDS=0 (-82 min, 1 repair seed), CF_TEST=160 (-66 min, 17
+# with its cost: RL_SEEDS="0 1" (-46 min, 2 RL seeds), CF_SEEDS=0 (-77 min, 1 repair seed), CF_TEST=160 (-61 min, 17
 # diffusion-broken programs), TRACE_SEEDS=0 (-17 min, one repair seed), EVAL_STEPS=48 (-45 min: two tokens per step,
 # the SFT model's pass@1 44.5% -> 40.75%). Nothing is cut by default: a row that cannot tell an effect from noise is
 # what the redesign removes.

@@ -8,7 +8,7 @@
 #   5. repair-pair synthesis from the SFT model's trajectories
 #   6. the fast sampler modes (Fast-dLLM threshold, + prefix cache): pass@1 and tokens/s
 # Every stage is resumable: a rerun skips what is done. Writes RUN_DIR/summary.json (and prints it).
-# `bash scripts/minicode.sh --full [RUN_DIR]` (default runs/minicode-full; ~6.4 h) runs the papers in miniature:
+# `bash scripts/minicode.sh --full [RUN_DIR]` (default runs/minicode-full; ~8.2 h) runs the papers in miniature:
 # see minicode/full.sh and RUN_DIR/report.md. (scripts/minicode.sh, the user's command, runs this file.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
