@@ -1,6 +1,7 @@
 """The streamed rows of a repair evaluation on disk: OUT/runs/<strategy>.seed<seed>.jsonl, one row per problem, and
 the rank parts of a data-parallel run (OUT/runs/parts/...), which rank 0 merges. Reading never fails on a torn last
-line, so a crashed or running evaluation can always be reported.
+line, so a crashed or running evaluation can always be reported; `open_run` and `read_rows` also serve the other
+row-streaming entry point, repair.resume_repair.
 """
 
 from __future__ import annotations
