@@ -239,11 +239,14 @@ def _cf_repaired(run: Path, model: str, test: str) -> dict[str, list[float | Non
             for key in ("execution_match", "sketch_match")}
 
 
-def _cf_matrices(run: Path, test: str, key: str, a: str, b: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """[S, P] 'repaired by any candidate' of arms a and b on the P invalid programs every run of both can score; the
-    SFT model (one model) is repeated against each repair seed, two repair arms are paired seed by seed."""
-    runs = {arm: [r for r in (_cf_repaired(run, m, test) for m in cf_models(run, arm)) if r] for arm in (a, b)}
-    ra, rb = runs[a], runs[b]
+def _cf_runs(run: Path, test: str) -> dict[str, list[dict[str, list[float | None]]]]:
+    """Arm -> its runs on one test set (the SFT model's one, a repair arm's one per seed), each read once."""
+    return {arm: [r for r in (_cf_repaired(run, m, test) for m in cf_models(run, arm)) if r] for arm, _ in CF_ARMS}
+
+
+def _cf_matrices(ra: list[dict], rb: list[dict], key: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """[S, P] 'repaired by any candidate' of two arms' runs on the P invalid programs every run of both can score;
+    the SFT model (one model) is repeated against each repair seed, two repair arms are paired seed by seed."""
     if not ra or not rb:
         return None
     s = max(len(ra), len(rb)) if min(len(ra), len(rb)) == 1 else min(len(ra), len(rb))
@@ -259,17 +262,18 @@ def codefusion_pairs_table(run: Path) -> list[str]:
     """Each arm's 'repaired by any candidate' (the pooled pass@k column at k = samples) over repair seeds and
     programs with its 95% interval, and the arms paired on the same invalid programs: difference with a bootstrap
     interval over seeds and programs, McNemar pooled over seeds."""
-    labels = dict(CF_ARMS)
+    labels, keys = dict(CF_ARMS), ("execution_match", "sketch_match")
     lines = ["| test set | arm, or comparison | execution match, any candidate: % [95% CI] (per seed; seeds x "
              "programs), or difference; McNemar; detectable | sketch match, any candidate |", "|---|---|---|---|"]
     for test in ("diffusion", "rule"):
+        runs = _cf_runs(run, test)
         for arm, label in CF_ARMS:
-            got = [_cf_matrices(run, test, key, arm, arm) for key in ("execution_match", "sketch_match")]
+            got = [_cf_matrices(runs[arm], runs[arm], key) for key in keys]
             if got[0] is not None or got[1] is not None:
                 cells = [ci_cell(interval(m[0])) if m is not None else "n=0" for m in got]
                 lines.append(f"| {test} | {label} | {cells[0]} | {cells[1]} |")
         for a, b in (("sft", "diffusion"), ("sft", "rule"), ("rule", "diffusion")):
-            got = [_cf_matrices(run, test, key, a, b) for key in ("execution_match", "sketch_match")]
+            got = [_cf_matrices(runs[a], runs[b], key) for key in keys]
             if got[0] is None and got[1] is None:
                 continue
             cells = [diff_cell(paired_difference(*m)) if m is not None else "n=0" for m in got]
